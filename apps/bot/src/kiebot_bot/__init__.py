@@ -1,0 +1,1 @@
+"""kiebot-bot: the Telegram bot composition root."""

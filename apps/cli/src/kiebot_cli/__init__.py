@@ -1,0 +1,1 @@
+"""kiebot: the command-line shell over the core."""

@@ -1,0 +1,32 @@
+"""Records that coordinate processes: the update inbox and leader leases."""
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import attrs
+
+from kiebot_core.domain.catalog import JsonValue
+
+
+@attrs.frozen(kw_only=True)
+class InboxUpdate:
+    """A Telegram update stored before it is acknowledged (unique by bot and update id)."""
+
+    bot_id: int
+    update_id: int
+    chat_id: int | None
+    payload: Mapping[str, JsonValue]
+    received_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Lease:
+    """The right of one holder to do singleton work until ``expires_at``.
+
+    ``epoch`` grows with every takeover, so work stamped with an old epoch can be refused.
+    """
+
+    name: str
+    holder: str
+    epoch: int
+    expires_at: datetime

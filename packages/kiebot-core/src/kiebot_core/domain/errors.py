@@ -1,0 +1,102 @@
+"""Exceptions kiebot raises on purpose. Expected refusals are values (``Rejected``), not these.
+
+KiebotError                       reason: a ReasonCode
+├── NotFoundError                 a repository has no such entity
+├── DuplicateError                an entity with this id or unique key exists
+├── StaleWriteError               another writer changed the entity first
+├── StorageUnavailableError       the store cannot be reached
+├── ProviderError                 the generation provider failed (reason per instance)
+├── DeliveryError                 a finished result could not be sent
+└── SettingsError                 a required setting is missing or malformed
+"""
+
+from typing import ClassVar
+
+import attrs
+
+from kiebot_core.domain.reasons import ReasonCode
+
+
+class KiebotError(Exception):
+    """Root of every exception kiebot raises on purpose."""
+
+    reason: ClassVar[ReasonCode] = ReasonCode.INTERNAL_ERROR
+
+    def __str__(self) -> str:
+        cls = type(self)
+        fields = attrs.fields(cls) if attrs.has(cls) else ()
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields if f.repr)
+        return f"{self.reason_code}: {shown}" if shown else str(self.reason_code)
+
+    @property
+    def reason_code(self) -> ReasonCode:
+        """The reason code this failure ends an action with."""
+        return self.reason
+
+
+@attrs.frozen
+class NotFoundError(KiebotError):
+    """The entity does not exist."""
+
+    reason: ClassVar[ReasonCode] = ReasonCode.STALE_ACTION
+    entity: str
+    entity_id: str
+
+
+@attrs.frozen
+class DuplicateError(KiebotError):
+    """An entity with this id or unique key already exists."""
+
+    reason: ClassVar[ReasonCode] = ReasonCode.STORAGE_ERROR
+    entity: str
+    entity_id: str
+
+
+@attrs.frozen
+class StaleWriteError(KiebotError):
+    """Another writer changed the entity since it was read."""
+
+    reason: ClassVar[ReasonCode] = ReasonCode.STORAGE_ERROR
+    entity: str
+    entity_id: str
+
+
+@attrs.frozen
+class StorageUnavailableError(KiebotError):
+    """The store cannot be reached; the action may be retried."""
+
+    reason: ClassVar[ReasonCode] = ReasonCode.STORAGE_ERROR
+    detail: str
+
+
+@attrs.frozen
+class ProviderError(KiebotError):
+    """The generation provider failed; ``code`` says how (a PROVIDER_* or CONTENT_POLICY code).
+
+    ``detail`` is for logs and never holds a secret or a media URL.
+    """
+
+    code: ReasonCode
+    detail: str = ""
+
+    @property
+    def reason_code(self) -> ReasonCode:
+        """The instance's own reason code."""
+        return self.code
+
+
+@attrs.frozen
+class DeliveryError(KiebotError):
+    """A finished result could not be sent to its user; ``detail`` is for logs."""
+
+    reason: ClassVar[ReasonCode] = ReasonCode.DELIVERY_FAILED
+    detail: str
+
+
+@attrs.frozen
+class SettingsError(KiebotError):
+    """A setting is missing or malformed; ``variable`` names it, ``problem`` says what is wrong."""
+
+    reason: ClassVar[ReasonCode] = ReasonCode.CONFIGURATION_ERROR
+    variable: str
+    problem: str

@@ -1,0 +1,30 @@
+"""Durable jobs: work that must happen even if the process dies (submit, track, deliver)."""
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+
+import attrs
+
+from kiebot_core.domain.catalog import JsonValue
+from kiebot_core.domain.ids import JobId
+
+
+class JobKind(enum.StrEnum):
+    """What a job does."""
+
+    SUBMIT = "submit"
+    TRACK = "track"
+    DELIVER = "deliver"
+
+
+@attrs.frozen(kw_only=True)
+class Job:
+    """A unit of durable work, unique by ``key`` (a job enqueued twice runs once)."""
+
+    id: JobId
+    kind: JobKind
+    key: str
+    payload: Mapping[str, JsonValue]
+    run_at: datetime
+    attempts: int = 0

@@ -1,0 +1,279 @@
+"""Storage ports: repositories grouped in a unit of work (one transaction).
+
+Every repository belongs to one unit of work. Nothing is visible to other units of work until
+``commit``; leaving the ``async with`` block without committing rolls everything back.
+Repositories return domain objects and raise only core errors (``DuplicateError``,
+``StaleWriteError``, ``NotFoundError``, ``StorageUnavailableError``).
+"""
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self
+
+from kiebot_core.domain.coordination import InboxUpdate, Lease
+from kiebot_core.domain.generation import Generation
+from kiebot_core.domain.ids import (
+    CorrelationId,
+    GenerationId,
+    IdempotencyKey,
+    JobId,
+    PaymentChargeId,
+    ProviderTaskId,
+    UserId,
+)
+from kiebot_core.domain.jobs import Job
+from kiebot_core.domain.ledger import Balance, LedgerTransaction
+from kiebot_core.domain.payments import Payment
+from kiebot_core.domain.telemetry import Event
+from kiebot_core.domain.users import User
+
+
+class UserRepository(Protocol):
+    """Users by id."""
+
+    async def get(self, user_id: UserId) -> User | None:
+        """The user, or None if never added."""
+        ...
+
+    async def add(self, user: User) -> None:
+        """Insert a new user. Raises ``DuplicateError`` if the id exists."""
+        ...
+
+    async def save(self, user: User) -> None:
+        """Replace a stored user. Raises ``NotFoundError`` if it was never added."""
+        ...
+
+
+class GenerationRepository(Protocol):
+    """Generations, with optimistic concurrency on ``version``."""
+
+    async def add(self, generation: Generation) -> None:
+        """Insert a new generation. Raises ``DuplicateError`` if the id exists."""
+        ...
+
+    async def get(self, generation_id: GenerationId) -> Generation | None:
+        """The generation, or None."""
+        ...
+
+    async def get_by_task(self, task_id: ProviderTaskId) -> Generation | None:
+        """The generation the provider knows as ``task_id`` (unique), or None."""
+        ...
+
+    async def save(self, generation: Generation) -> Generation:
+        """Store a changed generation read at ``generation.version``; return it one version on.
+
+        Raises ``StaleWriteError`` if another unit of work saved it since it was read, and
+        ``DuplicateError`` if its task id belongs to another generation.
+        """
+        ...
+
+    async def for_user(
+        self, user_id: UserId, *, limit: int, search: str | None = None
+    ) -> list[Generation]:
+        """The user's generations, newest first; ``search`` matches model id or prompt text."""
+        ...
+
+    async def unfinished(self) -> list[Generation]:
+        """Every generation not in a terminal state, oldest first (for resume at start-up)."""
+        ...
+
+
+class LedgerRepository(Protocol):
+    """The append-only ledger and the balances derived from it."""
+
+    async def balance(self, user_id: UserId) -> Balance:
+        """The user's current balance (zero for a user with no transactions)."""
+        ...
+
+    async def append(self, transaction: LedgerTransaction) -> LedgerTransaction:
+        """Record ``transaction`` once, idempotent by key.
+
+        If the key exists, nothing changes and the transaction first recorded under it is
+        returned.
+
+        Raises ``StaleWriteError`` if it would make a balance negative (the rule was planned
+        against an outdated balance).
+        """
+        ...
+
+    async def get(self, key: IdempotencyKey) -> LedgerTransaction | None:
+        """The transaction recorded under ``key``, or None."""
+        ...
+
+    async def history(self, user_id: UserId, *, limit: int) -> list[LedgerTransaction]:
+        """The user's transactions, newest first."""
+        ...
+
+
+class PaymentRepository(Protocol):
+    """Stars payments, unique by charge id."""
+
+    async def add(self, payment: Payment) -> bool:
+        """Register a payment; False (and no change) if its charge id is already registered."""
+        ...
+
+    async def get(self, charge_id: PaymentChargeId) -> Payment | None:
+        """The payment, or None."""
+        ...
+
+    async def save(self, payment: Payment) -> None:
+        """Replace a registered payment (its state). Raises ``NotFoundError`` if unknown."""
+        ...
+
+
+class EventRepository(Protocol):
+    """The telemetry event chain."""
+
+    async def append(self, event: Event) -> None:
+        """Record one event."""
+        ...
+
+    async def chain(self, correlation_id: CorrelationId) -> list[Event]:
+        """Every event of one user action, oldest first."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Delete events older than ``before``; return how many."""
+        ...
+
+
+class InboxRepository(Protocol):
+    """Telegram updates stored before they are acknowledged."""
+
+    async def store(self, update: InboxUpdate) -> bool:
+        """Store an update; False (and no change) if this bot's update id is already stored."""
+        ...
+
+    async def pending(self, *, limit: int) -> list[InboxUpdate]:
+        """Unprocessed updates, oldest update id first."""
+        ...
+
+    async def done(self, bot_id: int, update_id: int) -> None:
+        """Mark an update processed. Idempotent."""
+        ...
+
+
+class LeaseRepository(Protocol):
+    """Leader leases, timed by the store's own clock."""
+
+    async def acquire(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
+        """Take or renew the lease ``name`` for ``ttl``.
+
+        The holder renews its own lease (same epoch); an expired or free lease is taken with
+        the epoch increased by one; a lease another holder keeps gives None.
+        """
+        ...
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give the lease up if ``holder`` has it. Idempotent."""
+        ...
+
+
+class ModelToggleRepository(Protocol):
+    """Runtime model switches set by admins; they win over the shipped registry."""
+
+    async def overrides(self) -> Mapping[str, bool]:
+        """Model id → enabled, for every model an admin has switched."""
+        ...
+
+    async def set(self, model_id: str, *, enabled: bool) -> None:
+        """Switch a model on or off for every instance."""
+        ...
+
+
+class JobRepository(Protocol):
+    """Durable jobs, enqueued in the same transaction as the change that needs them."""
+
+    async def enqueue(self, job: Job) -> bool:
+        """Add a job; False (and no change) if a job with its key exists."""
+        ...
+
+    async def claim(self, *, limit: int) -> list[Job]:
+        """Take up to ``limit`` due jobs (``run_at`` passed), counting an attempt on each.
+
+        A claimed job is not claimed again until ``retry`` or until its claim times out.
+        """
+        ...
+
+    async def complete(self, job_id: JobId) -> None:
+        """Finish a claimed job. Idempotent."""
+        ...
+
+    async def retry(self, job_id: JobId, run_at: datetime) -> None:
+        """Put a claimed job back to run again at ``run_at``."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository."""
+
+    @property
+    def users(self) -> UserRepository:
+        """Users."""
+        ...
+
+    @property
+    def generations(self) -> GenerationRepository:
+        """Generations."""
+        ...
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        """The ledger."""
+        ...
+
+    @property
+    def payments(self) -> PaymentRepository:
+        """Payments."""
+        ...
+
+    @property
+    def events(self) -> EventRepository:
+        """The event chain."""
+        ...
+
+    @property
+    def inbox(self) -> InboxRepository:
+        """The update inbox."""
+        ...
+
+    @property
+    def leases(self) -> LeaseRepository:
+        """Leader leases."""
+        ...
+
+    @property
+    def toggles(self) -> ModelToggleRepository:
+        """Runtime model toggles."""
+        ...
+
+    @property
+    def jobs(self) -> JobRepository:
+        """Durable jobs."""
+        ...
+
+    async def commit(self) -> None:
+        """Make every change of this unit of work visible at once."""
+        ...
+
+    async def __aenter__(self) -> Self:
+        """Begin the transaction."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """End it, rolling back whatever was not committed."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Opens units of work."""
+
+    def __call__(self) -> UnitOfWork:
+        """A new, not yet entered, unit of work."""
+        ...

@@ -1,0 +1,408 @@
+"""In-memory storage: a complete, boring implementation of every storage port.
+
+A ``MemoryUnitOfWork`` holds the database's lock for its whole life (transactions run one
+after another, like SERIALIZABLE ones that never conflict) and works on a copy of the state,
+which replaces the shared state only on ``commit``: rollback semantics match PostgreSQL's.
+"""
+
+import asyncio
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+import attrs
+
+from kiebot_core.domain.coordination import InboxUpdate, Lease
+from kiebot_core.domain.errors import DuplicateError, NotFoundError, StaleWriteError
+from kiebot_core.domain.generation import Generation
+from kiebot_core.domain.ids import (
+    CorrelationId,
+    GenerationId,
+    IdempotencyKey,
+    JobId,
+    PaymentChargeId,
+    ProviderTaskId,
+    UserId,
+)
+from kiebot_core.domain.jobs import Job
+from kiebot_core.domain.ledger import Balance, LedgerTransaction
+from kiebot_core.domain.payments import Payment
+from kiebot_core.domain.telemetry import Event
+from kiebot_core.domain.users import User
+from kiebot_core.ports.runtime import Clock, SystemClock
+from kiebot_core.ports.storage import (
+    EventRepository,
+    GenerationRepository,
+    InboxRepository,
+    JobRepository,
+    LeaseRepository,
+    LedgerRepository,
+    ModelToggleRepository,
+    PaymentRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    UserRepository,
+)
+
+CLAIM_TIMEOUT = timedelta(minutes=5)
+"""A claimed job whose worker died is claimable again after this long."""
+
+
+@attrs.define
+class _State:
+    users: dict[UserId, User] = attrs.field(factory=dict)
+    generations: dict[GenerationId, Generation] = attrs.field(factory=dict)
+    ledger: dict[IdempotencyKey, LedgerTransaction] = attrs.field(factory=dict)
+    balances: dict[UserId, Balance] = attrs.field(factory=dict)
+    payments: dict[PaymentChargeId, Payment] = attrs.field(factory=dict)
+    events: list[Event] = attrs.field(factory=list)
+    inbox: dict[tuple[int, int], InboxUpdate] = attrs.field(factory=dict)
+    inbox_done: set[tuple[int, int]] = attrs.field(factory=set)
+    leases: dict[str, Lease] = attrs.field(factory=dict)
+    toggles: dict[str, bool] = attrs.field(factory=dict)
+    jobs: dict[JobId, Job] = attrs.field(factory=dict)
+    job_keys: dict[str, JobId] = attrs.field(factory=dict)
+    claims: dict[JobId, datetime] = attrs.field(factory=dict)
+
+    def copy(self) -> "_State":
+        # Values are frozen, so copying the containers is a full snapshot.
+        return _State(
+            **{
+                field.name: type(getattr(self, field.name))(getattr(self, field.name))
+                for field in attrs.fields(_State)
+            }
+        )
+
+
+class MemoryDatabase:
+    """The shared state behind every ``MemoryUnitOfWork`` made by one factory."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.state = _State()
+        self.lock = asyncio.Lock()
+
+
+@attrs.define
+class MemoryUserRepository(UserRepository):
+    """Users in a dict."""
+
+    _state: _State
+
+    async def get(self, user_id: UserId) -> User | None:
+        return self._state.users.get(user_id)
+
+    async def add(self, user: User) -> None:
+        if user.id in self._state.users:
+            raise DuplicateError("user", str(user.id))
+        self._state.users[user.id] = user
+
+    async def save(self, user: User) -> None:
+        if user.id not in self._state.users:
+            raise NotFoundError("user", str(user.id))
+        self._state.users[user.id] = user
+
+
+@attrs.define
+class MemoryGenerationRepository(GenerationRepository):
+    """Generations in a dict, with version checks."""
+
+    _state: _State
+
+    def _task_taken(self, generation: Generation) -> bool:
+        return generation.task_id is not None and any(
+            other.task_id == generation.task_id and other.id != generation.id
+            for other in self._state.generations.values()
+        )
+
+    async def add(self, generation: Generation) -> None:
+        if generation.id in self._state.generations:
+            raise DuplicateError("generation", generation.id)
+        if self._task_taken(generation):
+            raise DuplicateError("generation task", str(generation.task_id))
+        self._state.generations[generation.id] = generation
+
+    async def get(self, generation_id: GenerationId) -> Generation | None:
+        return self._state.generations.get(generation_id)
+
+    async def get_by_task(self, task_id: ProviderTaskId) -> Generation | None:
+        return next((g for g in self._state.generations.values() if g.task_id == task_id), None)
+
+    async def save(self, generation: Generation) -> Generation:
+        stored = self._state.generations.get(generation.id)
+        if stored is None:
+            raise NotFoundError("generation", generation.id)
+        if stored.version != generation.version:
+            raise StaleWriteError("generation", generation.id)
+        if self._task_taken(generation):
+            raise DuplicateError("generation task", str(generation.task_id))
+        saved = attrs.evolve(generation, version=generation.version + 1)
+        self._state.generations[generation.id] = saved
+        return saved
+
+    async def for_user(
+        self, user_id: UserId, *, limit: int, search: str | None = None
+    ) -> list[Generation]:
+        needle = (search or "").lower()
+        found = [
+            g
+            for g in self._state.generations.values()
+            if g.user_id == user_id
+            and (needle in g.model_id.lower() or needle in str(g.input.get("prompt", "")).lower())
+        ]
+        found.sort(key=lambda g: (g.created_at, g.id), reverse=True)
+        return found[:limit]
+
+    async def unfinished(self) -> list[Generation]:
+        live = [g for g in self._state.generations.values() if not g.state.is_terminal]
+        return sorted(live, key=lambda g: (g.created_at, g.id))
+
+
+@attrs.define
+class MemoryLedgerRepository(LedgerRepository):
+    """Ledger transactions in insertion order, with cached balances."""
+
+    _state: _State
+
+    async def balance(self, user_id: UserId) -> Balance:
+        return self._state.balances.get(user_id, Balance())
+
+    async def append(self, transaction: LedgerTransaction) -> LedgerTransaction:
+        existing = self._state.ledger.get(transaction.key)
+        if existing is not None:
+            return existing
+        try:
+            after = (await self.balance(transaction.user_id)).apply(transaction)
+        except ValueError as error:
+            raise StaleWriteError("ledger", transaction.key) from error
+        self._state.ledger[transaction.key] = transaction
+        self._state.balances[transaction.user_id] = after
+        return transaction
+
+    async def get(self, key: IdempotencyKey) -> LedgerTransaction | None:
+        return self._state.ledger.get(key)
+
+    async def history(self, user_id: UserId, *, limit: int) -> list[LedgerTransaction]:
+        mine = [t for t in self._state.ledger.values() if t.user_id == user_id]
+        return mine[::-1][:limit]
+
+
+@attrs.define
+class MemoryPaymentRepository(PaymentRepository):
+    """Payments by charge id."""
+
+    _state: _State
+
+    async def add(self, payment: Payment) -> bool:
+        if payment.charge_id in self._state.payments:
+            return False
+        self._state.payments[payment.charge_id] = payment
+        return True
+
+    async def get(self, charge_id: PaymentChargeId) -> Payment | None:
+        return self._state.payments.get(charge_id)
+
+    async def save(self, payment: Payment) -> None:
+        if payment.charge_id not in self._state.payments:
+            raise NotFoundError("payment", payment.charge_id)
+        self._state.payments[payment.charge_id] = payment
+
+
+@attrs.define
+class MemoryEventRepository(EventRepository):
+    """Events in a list."""
+
+    _state: _State
+
+    async def append(self, event: Event) -> None:
+        self._state.events.append(event)
+
+    async def chain(self, correlation_id: CorrelationId) -> list[Event]:
+        chain = [e for e in self._state.events if e.correlation_id == correlation_id]
+        return sorted(chain, key=lambda e: e.at)
+
+    async def prune(self, before: datetime) -> int:
+        kept = [e for e in self._state.events if e.at >= before]
+        pruned = len(self._state.events) - len(kept)
+        self._state.events[:] = kept
+        return pruned
+
+
+@attrs.define
+class MemoryInboxRepository(InboxRepository):
+    """Updates by (bot id, update id)."""
+
+    _state: _State
+
+    async def store(self, update: InboxUpdate) -> bool:
+        key = (update.bot_id, update.update_id)
+        if key in self._state.inbox:
+            return False
+        self._state.inbox[key] = update
+        return True
+
+    async def pending(self, *, limit: int) -> list[InboxUpdate]:
+        waiting = [u for k, u in self._state.inbox.items() if k not in self._state.inbox_done]
+        return sorted(waiting, key=lambda u: (u.bot_id, u.update_id))[:limit]
+
+    async def done(self, bot_id: int, update_id: int) -> None:
+        self._state.inbox_done.add((bot_id, update_id))
+
+
+@attrs.define
+class MemoryLeaseRepository(LeaseRepository):
+    """Leases timed by the database's clock."""
+
+    _state: _State
+    _clock: Clock
+
+    async def acquire(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
+        now = self._clock.now()
+        current = self._state.leases.get(name)
+        if current is not None and current.expires_at > now:
+            if current.holder != holder:
+                return None
+            lease = attrs.evolve(current, expires_at=now + ttl)
+        else:
+            epoch = current.epoch + 1 if current is not None else 1
+            lease = Lease(name=name, holder=holder, epoch=epoch, expires_at=now + ttl)
+        self._state.leases[name] = lease
+        return lease
+
+    async def release(self, name: str, holder: str) -> None:
+        current = self._state.leases.get(name)
+        if current is not None and current.holder == holder:
+            self._state.leases[name] = attrs.evolve(current, expires_at=self._clock.now())
+
+
+@attrs.define
+class MemoryModelToggleRepository(ModelToggleRepository):
+    """Model switches in a dict."""
+
+    _state: _State
+
+    async def overrides(self) -> Mapping[str, bool]:
+        return dict(self._state.toggles)
+
+    async def set(self, model_id: str, *, enabled: bool) -> None:
+        self._state.toggles[model_id] = enabled
+
+
+@attrs.define
+class MemoryJobRepository(JobRepository):
+    """Jobs in a dict, claimed by due time."""
+
+    _state: _State
+    _clock: Clock
+
+    async def enqueue(self, job: Job) -> bool:
+        if job.key in self._state.job_keys:
+            return False
+        self._state.jobs[job.id] = job
+        self._state.job_keys[job.key] = job.id
+        return True
+
+    async def claim(self, *, limit: int) -> list[Job]:
+        now = self._clock.now()
+        due = sorted(
+            (
+                job
+                for job in self._state.jobs.values()
+                if job.run_at <= now
+                and (job.id not in self._state.claims or self._state.claims[job.id] <= now)
+            ),
+            key=lambda job: (job.run_at, job.id),
+        )[:limit]
+        claimed = []
+        for job in due:
+            taken = attrs.evolve(job, attempts=job.attempts + 1)
+            self._state.jobs[job.id] = taken
+            self._state.claims[job.id] = now + CLAIM_TIMEOUT
+            claimed.append(taken)
+        return claimed
+
+    async def complete(self, job_id: JobId) -> None:
+        job = self._state.jobs.pop(job_id, None)
+        self._state.claims.pop(job_id, None)
+        if job is not None:
+            self._state.job_keys.pop(job.key, None)
+
+    async def retry(self, job_id: JobId, run_at: datetime) -> None:
+        job = self._state.jobs.get(job_id)
+        if job is None:
+            raise NotFoundError("job", job_id)
+        self._state.jobs[job_id] = attrs.evolve(job, run_at=run_at)
+        self._state.claims.pop(job_id, None)
+
+
+class MemoryUnitOfWork(UnitOfWork):
+    """One transaction over a ``MemoryDatabase``."""
+
+    def __init__(self, database: MemoryDatabase) -> None:
+        self._database = database
+        self._state = _State()
+
+    @property
+    def users(self) -> MemoryUserRepository:
+        return MemoryUserRepository(self._state)
+
+    @property
+    def generations(self) -> MemoryGenerationRepository:
+        return MemoryGenerationRepository(self._state)
+
+    @property
+    def ledger(self) -> MemoryLedgerRepository:
+        return MemoryLedgerRepository(self._state)
+
+    @property
+    def payments(self) -> MemoryPaymentRepository:
+        return MemoryPaymentRepository(self._state)
+
+    @property
+    def events(self) -> MemoryEventRepository:
+        return MemoryEventRepository(self._state)
+
+    @property
+    def inbox(self) -> MemoryInboxRepository:
+        return MemoryInboxRepository(self._state)
+
+    @property
+    def leases(self) -> MemoryLeaseRepository:
+        return MemoryLeaseRepository(self._state, self._database.clock)
+
+    @property
+    def toggles(self) -> MemoryModelToggleRepository:
+        return MemoryModelToggleRepository(self._state)
+
+    @property
+    def jobs(self) -> MemoryJobRepository:
+        return MemoryJobRepository(self._state, self._database.clock)
+
+    async def commit(self) -> None:
+        self._database.state = self._state
+        self._state = self._state.copy()
+
+    async def __aenter__(self) -> Self:
+        await self._database.lock.acquire()
+        self._state = self._database.state.copy()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._state = _State()
+        self._database.lock.release()
+
+
+@attrs.frozen
+class MemoryUnitOfWorkFactory(UnitOfWorkFactory):
+    """Makes units of work over one shared ``MemoryDatabase``."""
+
+    database: MemoryDatabase = attrs.field(factory=MemoryDatabase)
+
+    def __call__(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.database)

@@ -1,0 +1,1 @@
+"""PostgreSQL adapters for the core storage ports (issue: Storage)."""

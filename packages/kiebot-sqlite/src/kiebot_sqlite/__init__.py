@@ -1,0 +1,1 @@
+"""SQLite adapters for the CLI local store (issue: Storage)."""

@@ -1,0 +1,1 @@
+"""The aiogram adapter: routers, rendering and texts (issue: the Telegram bot)."""
