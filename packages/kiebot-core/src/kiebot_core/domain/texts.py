@@ -1,6 +1,7 @@
 """Languages and localized text values."""
 
 import enum
+import re
 from collections.abc import Mapping
 
 import attrs
@@ -17,11 +18,12 @@ DEFAULT_LANGUAGE = Language.EN
 
 
 def language_for(code: str | None) -> Language:
-    """Map an IETF code such as Telegram's ``language_code`` (``ru``, ``en-US``) to a language.
+    """Map a language code to a language.
 
-    Unknown or missing codes give the default language (English).
+    Accepts Telegram's ``language_code`` (``ru``, ``en-US``) and POSIX locales
+    (``ru_RU.UTF-8``). Unknown or missing codes give the default language (English).
     """
-    prefix = (code or "").split("-", 1)[0].lower()
+    prefix = re.split(r"[-_.@]", code or "", maxsplit=1)[0].lower()
     try:
         return Language(prefix)
     except ValueError:

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from kiebot_core.domain.catalog import (
+    AtLeastOneOf,
     ExactlyOneOf,
     InputKind,
     InputSpec,
@@ -178,6 +179,25 @@ def steps(model: ModelSpec, answers: Mapping[str, JsonValue]) -> tuple[str, ...]
     )
 
 
+def must_answer(model: ModelSpec, state: WizardState, name: str) -> bool:
+    """Whether step ``name`` cannot be skipped.
+
+    It cannot when it is required, or when it is the last chance to answer a choice group
+    (``exactly_one_of`` / ``at_least_one_of``) nobody answered yet.
+    """
+    if is_required(model, name, state.answers):
+        return True
+    order = steps(model, state.answers)
+    later = order[order.index(name) + 1 :] if name in order else ()
+    return any(
+        isinstance(rule, ExactlyOneOf | AtLeastOneOf)
+        and name in rule.inputs
+        and not any(is_given(state.answers.get(member)) for member in rule.inputs)
+        and not any(member in later for member in rule.inputs)
+        for rule in model.rules
+    )
+
+
 def start(model: ModelSpec, preset: Mapping[str, JsonValue] | None = None) -> WizardState:
     """A new wizard, optionally pre-filled (a favorite, a repeat, a quick action).
 
@@ -275,7 +295,7 @@ def skip(model: ModelSpec, state: WizardState) -> WizardState | Rejected:
     spec = _asked_spec(model, state)
     if isinstance(spec, Rejected):
         return spec
-    if is_required(model, spec.name, state.answers):
+    if must_answer(model, state, spec.name):
         return Rejected(ReasonCode.MISSING_INPUT, spec.name, "this input cannot be skipped")
     answers = {k: v for k, v in state.answers.items() if k != spec.name}
     return _advance(model, state, answers)
@@ -300,7 +320,7 @@ def skip_all_optional(model: ModelSpec, state: WizardState) -> WizardState:
             spec is not None
             and not spec.has_default
             and not is_given(state.answers.get(name))
-            and is_required(model, name, state.answers)
+            and must_answer(model, attrs.evolve(state, current=name), name)
         )
 
     pending = next((name for name in steps(model, state.answers) if blocks(name)), None)
@@ -375,7 +395,7 @@ def screen(model: ModelSpec, state: WizardState, settings: PriceSettings) -> Scr
         )
     step, total = progress(model, state)
     value = state.answers.get(spec.name, spec.default)
-    required = is_required(model, spec.name, state.answers)
+    required = must_answer(model, state, spec.name)
     items = value if isinstance(value, list) else []
     return AskScreen(
         model_id=model.id,

@@ -1,0 +1,39 @@
+"""Operator settings shared by every shell, read from an environment mapping."""
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+
+from kiebot_core.domain.errors import SettingsError
+from kiebot_core.domain.pricing import PriceSettings
+
+
+def _decimal(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise SettingsError(name, f"expected a number, got {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise SettingsError(name, f"expected a non-negative number, got {raw!r}")
+    return value
+
+
+def price_settings_from_env(env: Mapping[str, str]) -> PriceSettings:
+    """Price settings from the environment.
+
+    ``KIEBOT_STARS_PER_CREDIT`` [0.4], ``KIEBOT_MARKUP_PERCENT`` [100] and
+    ``KIEBOT_MIN_STARS`` [1]. Raises ``SettingsError`` naming a malformed variable.
+    """
+    defaults = PriceSettings()
+    markup = _decimal(env, "KIEBOT_MARKUP_PERCENT", Decimal(defaults.markup_percent))
+    minimum = _decimal(env, "KIEBOT_MIN_STARS", Decimal(defaults.min_stars))
+    for name, value in (("KIEBOT_MARKUP_PERCENT", markup), ("KIEBOT_MIN_STARS", minimum)):
+        if value != value.to_integral_value():
+            raise SettingsError(name, "expected a whole number")
+    return PriceSettings(
+        stars_per_credit=_decimal(env, "KIEBOT_STARS_PER_CREDIT", defaults.stars_per_credit),
+        markup_percent=int(markup),
+        min_stars=max(1, int(minimum)),
+    )
