@@ -88,6 +88,8 @@ class Generation:
     """The quoted KIE credits."""
     stars: int
     """The quoted price in Stars: the amount held, and the most that is captured."""
+    held: int = 0
+    """The Stars actually held: ``stars`` when billed, 0 for free-tier or unbilled runs."""
     is_free: bool = False
     correlation_id: CorrelationId
     state: GenerationState = GenerationState.PENDING
@@ -172,6 +174,7 @@ class Generation:
         correlation_id: CorrelationId,
         now: datetime,
         deadlines: Deadlines,
+        held: int = 0,
         is_free: bool = False,
     ) -> "Generation":
         """A new pending generation whose deadline follows from its category."""
@@ -182,6 +185,7 @@ class Generation:
             input=input,
             credits=credits,
             stars=stars,
+            held=held,
             is_free=is_free,
             correlation_id=correlation_id,
             created_at=now,

@@ -16,6 +16,8 @@ class JobKind(enum.StrEnum):
     SUBMIT = "submit"
     TRACK = "track"
     DELIVER = "deliver"
+    NOTIFY = "notify"
+    """Tell the user a generation ended without a result."""
 
 
 @attrs.frozen(kw_only=True)

@@ -2,6 +2,7 @@
 
 import enum
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -72,4 +73,8 @@ class GenerationGateway(Protocol):
 
     async def credits(self) -> Decimal:
         """The provider account's remaining credits."""
+        ...
+
+    def poll_delay(self, elapsed: timedelta) -> timedelta:
+        """How long to wait before asking again about a task submitted ``elapsed`` ago."""
         ...

@@ -186,7 +186,10 @@ class JobRepository(Protocol):
     """Durable jobs, enqueued in the same transaction as the change that needs them."""
 
     async def enqueue(self, job: Job) -> bool:
-        """Add a job; False (and no change) if a job with its key exists."""
+        """Add a job; False (and no change) if a job with its key exists.
+
+        Raises ``DuplicateError`` if another job has its id.
+        """
         ...
 
     async def claim(self, *, limit: int) -> list[Job]:

@@ -1,6 +1,7 @@
 """A scripted generation provider: each submitted task plays back a FIFO script."""
 
 from collections import deque
+from datetime import timedelta
 from decimal import Decimal
 
 import attrs
@@ -57,6 +58,7 @@ class ScriptedGenerationGateway(GenerationGateway):
     scripts: deque[tuple[Step, ...]] = attrs.field(factory=deque)
     submit_errors: deque[ProviderError] = attrs.field(factory=deque)
     balance: Decimal = Decimal(1000)
+    poll_every: timedelta = timedelta(seconds=2)
     submitted: list[SubmitRequest] = attrs.field(factory=list)
     uploads: list[UploadedFile] = attrs.field(factory=list)
     _running: dict[ProviderTaskId, deque[Step]] = attrs.field(factory=dict)
@@ -98,3 +100,6 @@ class ScriptedGenerationGateway(GenerationGateway):
 
     async def credits(self) -> Decimal:
         return self.balance
+
+    def poll_delay(self, elapsed: timedelta) -> timedelta:  # noqa: ARG002  # a fixed pace
+        return self.poll_every

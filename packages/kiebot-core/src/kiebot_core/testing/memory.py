@@ -299,6 +299,8 @@ class MemoryJobRepository(JobRepository):
     async def enqueue(self, job: Job) -> bool:
         if job.key in self._state.job_keys:
             return False
+        if job.id in self._state.jobs:
+            raise DuplicateError("job", job.id)
         self._state.jobs[job.id] = job
         self._state.job_keys[job.key] = job.id
         return True

@@ -1,0 +1,485 @@
+"""The generation pipeline: every model goes through these use cases.
+
+    Start ──(one transaction: generation + hold + submit job)──► Submit ──► Track ──► Deliver
+      │                                                         │          │          │
+      └── Rejected (reason code)            any failure: fail + release + notify job ─┘
+                                                                    capture on delivery
+
+Start is called by a shell; the other steps run as durable jobs (``run_job``), so a crash at
+any point resumes from storage. Every step is idempotent: a job run twice, a late callback or
+a second click finds the generation already moved on and does nothing. Each generation ends
+in exactly one terminal state; a failed one always gets a notify job, so the user is told.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+
+import attrs
+
+from kiebot_core.domain.catalog import JsonValue, ModelSpec, Registry
+from kiebot_core.domain.errors import DeliveryError, NotFoundError, ProviderError
+from kiebot_core.domain.generation import Deadlines, Generation, GenerationState
+from kiebot_core.domain.ids import CorrelationId, GenerationId, JobId, ProviderTaskId, UserId
+from kiebot_core.domain.jobs import Job, JobKind
+from kiebot_core.domain.ledger import capture, hold, release
+from kiebot_core.domain.outcomes import Rejected
+from kiebot_core.domain.pricing import MediaFacts, PriceSettings, Quote, quote
+from kiebot_core.domain.reasons import POLICY, ReasonCode, Remedy
+from kiebot_core.domain.telemetry import Event
+from kiebot_core.domain.validation import NormalizedInput, normalize
+from kiebot_core.ports.delivery import ResultDelivery
+from kiebot_core.ports.generation import (
+    GenerationGateway,
+    ProviderState,
+    ProviderStatus,
+    SubmitRequest,
+)
+from kiebot_core.ports.runtime import Clock, IdFactory
+from kiebot_core.ports.storage import UnitOfWork, UnitOfWorkFactory
+
+RegistrySource = Callable[[], Awaitable[Registry]]
+"""Where the current registry comes from (the shipped one with runtime switches applied)."""
+
+
+@attrs.frozen
+class PipelineSettings:
+    """How the pipeline behaves; each shell sets its own."""
+
+    prices: PriceSettings = attrs.Factory(PriceSettings)
+    deadlines: Deadlines = attrs.Factory(Deadlines)
+    bill_users: bool = True
+    """False in the CLI: the developer pays KIE directly, no Stars are held."""
+    max_concurrent: int = 3
+    """Unfinished generations one user may have at once."""
+    callback_url: str | None = None
+    max_attempts: int = 5
+    """Attempts of one job step before the generation fails."""
+    retry_base: timedelta = timedelta(seconds=2)
+
+
+@attrs.frozen
+class Pipeline:
+    """The ports every pipeline step needs."""
+
+    uow: UnitOfWorkFactory
+    gateway: GenerationGateway
+    delivery: ResultDelivery
+    clock: Clock
+    ids: IdFactory
+    registry: RegistrySource
+    settings: PipelineSettings = attrs.Factory(PipelineSettings)
+
+
+@attrs.frozen
+class StartCommand:
+    """A user's confirmed request to run ``model_id`` with ``answers``."""
+
+    user_id: UserId
+    model_id: str
+    answers: Mapping[str, JsonValue]
+    correlation_id: CorrelationId
+    facts: MediaFacts = attrs.Factory(MediaFacts)
+
+
+@attrs.frozen
+class GenerationStarted:
+    """The price is held and the submission queued."""
+
+    generation_id: GenerationId
+    quote: Quote
+    input: NormalizedInput
+
+
+@attrs.frozen
+class Done:
+    """A job step finished; the job is complete."""
+
+
+@attrs.frozen
+class RunAgainAt:
+    """A job step must run again at ``at`` (polling, or a retry after a passing failure)."""
+
+    at: datetime
+
+
+JobOutcome = Done | RunAgainAt
+
+
+def _event(generation: Generation, kind: str, at: datetime, **payload: JsonValue) -> Event:
+    return Event(
+        correlation_id=generation.correlation_id,
+        kind=kind,
+        at=at,
+        user_id=generation.user_id,
+        generation_id=generation.id,
+        reason=generation.reason,
+        payload=payload,
+    )
+
+
+def _job(pipeline: Pipeline, kind: JobKind, generation: Generation, at: datetime) -> Job:
+    return Job(
+        id=JobId(pipeline.ids.new("job")),
+        kind=kind,
+        key=f"{kind}:{generation.id}",
+        payload={"generation_id": generation.id},
+        run_at=at,
+    )
+
+
+@attrs.frozen
+class Quoted:
+    """A validated, priced run of an enabled model."""
+
+    model: ModelSpec
+    input: NormalizedInput
+    quote: Quote
+
+
+async def quote_generation(
+    pipeline: Pipeline, model_id: str, answers: Mapping[str, JsonValue], facts: MediaFacts
+) -> Quoted | Rejected:
+    """Validate ``answers`` for an enabled model and price them, touching no storage."""
+    registry = await pipeline.registry()
+    model = registry.get(model_id)
+    if model is None:
+        return Rejected(ReasonCode.MODEL_UNKNOWN, detail=model_id)
+    if not model.enabled:
+        return Rejected(ReasonCode.MODEL_DISABLED, detail=f"{model_id}: {model.disabled}")
+    normalized = normalize(model, answers)
+    if isinstance(normalized, Rejected):
+        return normalized
+    priced = quote(model, normalized.values, pipeline.settings.prices, facts)
+    if isinstance(priced, Rejected):
+        return priced
+    return Quoted(model, normalized, priced)
+
+
+async def start_generation(
+    pipeline: Pipeline, command: StartCommand
+) -> GenerationStarted | Rejected:
+    """Validate, quote, hold the price and queue the submission, all in one transaction.
+
+    Rejects with the reason of the first problem: an unknown or disabled model, an invalid or
+    missing input (named), a banned user, too many running generations, a short balance or
+    debt. Nothing is stored and nothing is sent to the provider when it rejects.
+    """
+    quoted = await quote_generation(pipeline, command.model_id, command.answers, command.facts)
+    if isinstance(quoted, Rejected):
+        return quoted
+    model, normalized, price = quoted.model, quoted.input, quoted.quote
+    settings = pipeline.settings
+    now = pipeline.clock.now()
+    generation_id = GenerationId(pipeline.ids.new("gen"))
+    async with pipeline.uow() as uow:
+        user = await uow.users.get(command.user_id)
+        if user is not None and user.is_banned:
+            return Rejected(ReasonCode.BANNED)
+        running = [g for g in await uow.generations.unfinished() if g.user_id == command.user_id]
+        if len(running) >= settings.max_concurrent:
+            return Rejected(ReasonCode.TOO_MANY_GENERATIONS, detail=f"{len(running)} running")
+        held = 0
+        if settings.bill_users:
+            balance = await uow.ledger.balance(command.user_id)
+            planned = hold(balance, command.user_id, price.stars, generation_id)
+            if isinstance(planned, Rejected):
+                return planned
+            await uow.ledger.append(planned)
+            held = price.stars
+        generation = Generation.start(
+            id=generation_id,
+            user_id=command.user_id,
+            model_id=model.id,
+            category=model.category,
+            input=normalized.values,
+            credits=price.credits,
+            stars=price.stars,
+            correlation_id=command.correlation_id,
+            now=now,
+            deadlines=settings.deadlines,
+            held=held,
+        )
+        await uow.generations.add(generation)
+        await uow.jobs.enqueue(_job(pipeline, JobKind.SUBMIT, generation, now))
+        await uow.events.append(
+            _event(generation, "generation.started", now, stars=price.stars, held=held)
+        )
+        await uow.commit()
+    return GenerationStarted(generation_id, price, normalized)
+
+
+async def _fail(
+    pipeline: Pipeline, uow: UnitOfWork, generation: Generation, reason: ReasonCode, detail: str
+) -> None:
+    """End ``generation`` failed inside ``uow``: release its hold and queue the notice."""
+    now = pipeline.clock.now()
+    failed = generation.failed(reason, now)
+    if isinstance(failed, Rejected):
+        return
+    await _settle_end(pipeline, uow, await uow.generations.save(failed), detail)
+
+
+async def _settle_end(pipeline: Pipeline, uow: UnitOfWork, ended: Generation, detail: str) -> None:
+    now = pipeline.clock.now()
+    if ended.held > 0:
+        planned = release(ended.user_id, ended.held, ended.id)
+        if not isinstance(planned, Rejected):
+            await uow.ledger.append(planned)
+    await uow.jobs.enqueue(_job(pipeline, JobKind.NOTIFY, ended, now))
+    await uow.events.append(_event(ended, f"generation.{ended.state}", now, detail=detail))
+
+
+async def cancel_generation(
+    pipeline: Pipeline, user_id: UserId, generation_id: GenerationId
+) -> Generation | Rejected:
+    """Cancel a generation of ``user_id`` before its result is sent; the hold is released.
+
+    A generation of another user is ``STALE_ACTION`` (as if it did not exist); one already
+    finished or being delivered is ``STALE_ACTION`` too.
+    """
+    async with pipeline.uow() as uow:
+        generation = await uow.generations.get(generation_id)
+        if generation is None or generation.user_id != user_id:
+            return Rejected(ReasonCode.STALE_ACTION, detail=f"no generation {generation_id}")
+        cancelled = generation.cancelled(pipeline.clock.now())
+        if isinstance(cancelled, Rejected):
+            return cancelled
+        saved = await uow.generations.save(cancelled)
+        await _settle_end(pipeline, uow, saved, "cancelled by the user")
+        await uow.commit()
+    return saved
+
+
+def _backoff(pipeline: Pipeline, attempts: int) -> datetime:
+    delay: timedelta = pipeline.settings.retry_base * (2 ** max(0, attempts - 1))
+    return pipeline.clock.now() + delay
+
+
+async def _load(pipeline: Pipeline, job: Job) -> Generation | None:
+    generation_id = job.payload.get("generation_id")
+    if not isinstance(generation_id, str):
+        return None
+    async with pipeline.uow() as uow:
+        return await uow.generations.get(GenerationId(generation_id))
+
+
+async def _save_and_enqueue(
+    pipeline: Pipeline, moved: Generation | Rejected, kind: JobKind | None, event: str
+) -> None:
+    if isinstance(moved, Rejected):
+        return
+    now = pipeline.clock.now()
+    async with pipeline.uow() as uow:
+        saved = await uow.generations.save(moved)
+        if kind is not None:
+            await uow.jobs.enqueue(_job(pipeline, kind, saved, now))
+        await uow.events.append(_event(saved, event, now))
+        await uow.commit()
+
+
+async def _fail_now(
+    pipeline: Pipeline, generation: Generation, reason: ReasonCode, detail: str
+) -> Done:
+    async with pipeline.uow() as uow:
+        current = await uow.generations.get(generation.id)
+        if current is not None:
+            await _fail(pipeline, uow, current, reason, detail)
+            await uow.commit()
+    return Done()
+
+
+async def _submit(pipeline: Pipeline, job: Job, generation: Generation) -> JobOutcome:
+    if generation.state is not GenerationState.PENDING:
+        return Done()
+    request = SubmitRequest(
+        model_id=generation.model_id,
+        input=generation.input,
+        correlation_id=generation.correlation_id,
+        callback_url=pipeline.settings.callback_url,
+    )
+    try:
+        task_id = await pipeline.gateway.submit(request)
+    except ProviderError as error:
+        retryable = POLICY[error.code].remedy is Remedy.RETRY
+        if retryable and job.attempts < pipeline.settings.max_attempts:
+            return RunAgainAt(_backoff(pipeline, job.attempts))
+        return await _fail_now(pipeline, generation, error.code, error.detail)
+    now = pipeline.clock.now()
+    await _save_and_enqueue(
+        pipeline, generation.submitted(task_id, now), JobKind.TRACK, "generation.submitted"
+    )
+    return Done()
+
+
+async def _fetch_status(
+    pipeline: Pipeline, job: Job, generation: Generation, task_id: ProviderTaskId
+) -> ProviderStatus | JobOutcome:
+    try:
+        return await pipeline.gateway.status(task_id)
+    except NotFoundError:
+        return await _fail_now(pipeline, generation, ReasonCode.PROVIDER_FAILED, "task unknown")
+    except ProviderError as error:
+        if generation.is_overdue(pipeline.clock.now()):
+            return await _fail_now(pipeline, generation, ReasonCode.PROVIDER_TIMEOUT, error.detail)
+        return RunAgainAt(_backoff(pipeline, job.attempts))
+
+
+async def _track(pipeline: Pipeline, job: Job, generation: Generation) -> JobOutcome:
+    if generation.task_id is None or generation.state not in {
+        GenerationState.SUBMITTED,
+        GenerationState.RUNNING,
+    }:
+        return Done()
+    now = pipeline.clock.now()
+    status = await _fetch_status(pipeline, job, generation, generation.task_id)
+    if not isinstance(status, ProviderStatus):
+        return status
+    match status.state:
+        case ProviderState.SUCCEEDED:
+            ready = generation.result_ready(
+                now,
+                urls=status.result_urls,
+                result_object=status.result_object,
+                credits_consumed=status.credits_consumed,
+            )
+            await _save_and_enqueue(pipeline, ready, JobKind.DELIVER, "generation.result_ready")
+            return Done()
+        case ProviderState.FAILED:
+            reason = status.reason or ReasonCode.PROVIDER_FAILED
+            return await _fail_now(pipeline, generation, reason, status.detail)
+        case ProviderState.QUEUED | ProviderState.RUNNING:
+            return await _still_running(pipeline, generation, now)
+
+
+async def _still_running(pipeline: Pipeline, generation: Generation, now: datetime) -> JobOutcome:
+    if generation.is_overdue(now):
+        return await _fail_now(
+            pipeline, generation, ReasonCode.PROVIDER_TIMEOUT, "deadline passed"
+        )
+    if generation.state is GenerationState.SUBMITTED:
+        await _save_and_enqueue(pipeline, generation.running(now), None, "generation.running")
+    elapsed = now - generation.created_at
+    return RunAgainAt(min(now + pipeline.gateway.poll_delay(elapsed), generation.deadline_at))
+
+
+async def _deliver(pipeline: Pipeline, job: Job, generation: Generation) -> JobOutcome:
+    if generation.state is not GenerationState.DELIVERING:
+        return Done()
+    try:
+        refs = await pipeline.delivery.deliver(generation)
+    except DeliveryError as error:
+        if job.attempts < pipeline.settings.max_attempts:
+            return RunAgainAt(_backoff(pipeline, job.attempts))
+        return await _fail_now(pipeline, generation, ReasonCode.DELIVERY_FAILED, error.detail)
+    now = pipeline.clock.now()
+    async with pipeline.uow() as uow:
+        current = await uow.generations.get(generation.id)
+        if current is None:
+            return Done()
+        delivered = current.delivered(now, refs)
+        if isinstance(delivered, Rejected):
+            return Done()
+        saved = await uow.generations.save(delivered)
+        if saved.held > 0:
+            planned = capture(saved.user_id, saved.held, saved.stars, saved.id)
+            if not isinstance(planned, Rejected):
+                await uow.ledger.append(planned)
+        await uow.events.append(
+            _event(saved, "generation.delivered", now, files=len(refs), stars=saved.stars)
+        )
+        await uow.commit()
+    return Done()
+
+
+async def _notify(pipeline: Pipeline, job: Job, generation: Generation) -> JobOutcome:
+    try:
+        await pipeline.delivery.report_failure(generation)
+    except DeliveryError:
+        if job.attempts < pipeline.settings.max_attempts:
+            return RunAgainAt(_backoff(pipeline, job.attempts))
+    return Done()
+
+
+_STEPS = {
+    JobKind.SUBMIT: _submit,
+    JobKind.TRACK: _track,
+    JobKind.DELIVER: _deliver,
+    JobKind.NOTIFY: _notify,
+}
+
+
+async def run_job(pipeline: Pipeline, job: Job) -> JobOutcome:
+    """Run one claimed job step. Idempotent: a step whose work is done returns ``Done``.
+
+    An unexpected failure is retried with backoff; after ``max_attempts`` the generation
+    fails with ``INTERNAL_ERROR`` (its hold released, the user told).
+    """
+    generation = await _load(pipeline, job)
+    if generation is None:
+        return Done()
+    try:
+        return await _STEPS[job.kind](pipeline, job, generation)
+    except Exception as error:  # noqa: BLE001  # the job must end in a state, whatever broke
+        failure = error
+    if job.attempts < pipeline.settings.max_attempts:
+        return RunAgainAt(_backoff(pipeline, job.attempts))
+    return await _fail_now(pipeline, generation, ReasonCode.INTERNAL_ERROR, repr(failure))
+
+
+async def run_due_jobs(pipeline: Pipeline, *, limit: int = 10) -> int:
+    """Claim up to ``limit`` due jobs, run them, and record each outcome; return how many ran."""
+    async with pipeline.uow() as uow:
+        jobs = await uow.jobs.claim(limit=limit)
+        await uow.commit()
+    for job in jobs:
+        outcome = await run_job(pipeline, job)
+        async with pipeline.uow() as uow:
+            match outcome:
+                case Done():
+                    await uow.jobs.complete(job.id)
+                case RunAgainAt(at):
+                    await uow.jobs.retry(job.id, at)
+            await uow.commit()
+    return len(jobs)
+
+
+async def on_provider_callback(pipeline: Pipeline, task_id: ProviderTaskId) -> bool:
+    """React to a verified provider callback at once by re-fetching the task.
+
+    The callback body is never trusted: the step asks the provider, exactly as a poll does.
+    Duplicate, late or unknown callbacks change nothing. Returns True when the task is ours.
+    """
+    async with pipeline.uow() as uow:
+        generation = await uow.generations.get_by_task(task_id)
+    if generation is None:
+        return False
+    probe = Job(
+        id=JobId(pipeline.ids.new("job")),
+        kind=JobKind.TRACK,
+        key=f"callback:{task_id}",
+        payload={"generation_id": generation.id},
+        run_at=pipeline.clock.now(),
+    )
+    await run_job(pipeline, probe)
+    return True
+
+
+async def resume_unfinished(pipeline: Pipeline) -> int:
+    """Make sure every unfinished generation has the job that moves it on (start-up).
+
+    Jobs are idempotent by key, so this never duplicates work; returns how many were queued.
+    """
+    kinds = {
+        GenerationState.PENDING: JobKind.SUBMIT,
+        GenerationState.SUBMITTED: JobKind.TRACK,
+        GenerationState.RUNNING: JobKind.TRACK,
+        GenerationState.DELIVERING: JobKind.DELIVER,
+    }
+    queued = 0
+    now = pipeline.clock.now()
+    async with pipeline.uow() as uow:
+        for generation in await uow.generations.unfinished():
+            job = _job(pipeline, kinds[generation.state], generation, now)
+            queued += await uow.jobs.enqueue(job)
+        await uow.commit()
+    return queued
