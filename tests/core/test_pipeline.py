@@ -203,6 +203,20 @@ async def test_a_passing_submit_failure_is_retried_and_a_final_one_fails_at_once
     assert await balance(pipeline) == Balance(available=88)
 
 
+async def test_a_submission_that_may_have_reached_the_provider_is_never_sent_again():
+    gateway = ScriptedGenerationGateway(
+        submit_errors=deque(
+            [ProviderError(ReasonCode.PROVIDER_TIMEOUT, "read timeout", maybe_accepted=True)]
+        )
+    )
+    pipeline = make_pipeline(gateway=gateway)
+    await fund(pipeline, 100)
+    done = await drive(pipeline, (await start(pipeline)).generation_id)
+    assert (done.state, done.reason) == (GenerationState.FAILED, ReasonCode.PROVIDER_TIMEOUT)
+    assert gateway.submitted == []
+    assert await balance(pipeline) == Balance(available=100)
+
+
 async def test_delivery_is_retried_then_fails_and_releases():
     delivery = RecordingDelivery(fail_with=[DeliveryError("telegram said no")])
     pipeline = make_pipeline(delivery=delivery)

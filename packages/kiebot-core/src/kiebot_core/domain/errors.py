@@ -71,13 +71,16 @@ class StorageUnavailableError(KiebotError):
 
 @attrs.frozen
 class ProviderError(KiebotError):
-    """The generation provider failed; ``code`` says how (a PROVIDER_* or CONTENT_POLICY code).
+    """The generation provider failed; ``code`` says how.
 
-    ``detail`` is for logs and never holds a secret or a media URL.
+    ``detail`` is for logs and never holds a secret or a media URL. ``maybe_accepted`` marks
+    a request that may have reached the provider before the failure (a read timeout, a broken
+    connection): a task creation must then never be sent again blindly.
     """
 
     code: ReasonCode
     detail: str = ""
+    maybe_accepted: bool = False
 
     @property
     def reason_code(self) -> ReasonCode:

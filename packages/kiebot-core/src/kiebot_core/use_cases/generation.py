@@ -300,7 +300,9 @@ async def _submit(pipeline: Pipeline, job: Job, generation: Generation) -> JobOu
     try:
         task_id = await pipeline.gateway.submit(request)
     except ProviderError as error:
-        retryable = POLICY[error.code].remedy is Remedy.RETRY
+        # A creation that may have reached KIE is never sent again: KIE has no idempotency
+        # key, and a second task would be a second charge. The run fails and is released.
+        retryable = POLICY[error.code].remedy is Remedy.RETRY and not error.maybe_accepted
         if retryable and job.attempts < pipeline.settings.max_attempts:
             return RunAgainAt(_backoff(pipeline, job.attempts))
         return await _fail_now(pipeline, generation, error.code, error.detail)

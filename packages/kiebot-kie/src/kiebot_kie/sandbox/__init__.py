@@ -1,0 +1,1 @@
+"""The KIE sandbox: an emulator of the KIE API on loopback (see ``sandbox.server``)."""
