@@ -30,3 +30,14 @@ class Lease:
     holder: str
     epoch: int
     expires_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Conversation:
+    """Where one user is in one chat with one bot: a state name and its data (the wizard)."""
+
+    bot_id: int
+    chat_id: int
+    user_id: int
+    state: str | None = None
+    data: Mapping[str, JsonValue] = attrs.field(factory=dict)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
-from kiebot_core.domain.coordination import InboxUpdate, Lease
+from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease
 from kiebot_core.domain.generation import Generation
 from kiebot_core.domain.ids import (
     CorrelationId,
@@ -154,6 +154,18 @@ class InboxRepository(Protocol):
         ...
 
 
+class ConversationRepository(Protocol):
+    """Conversation state that survives restarts and is shared by every instance."""
+
+    async def get(self, bot_id: int, chat_id: int, user_id: int) -> Conversation | None:
+        """The stored conversation, or None if nothing was ever stored for it."""
+        ...
+
+    async def put(self, conversation: Conversation) -> None:
+        """Store (insert or replace) the conversation."""
+        ...
+
+
 class LeaseRepository(Protocol):
     """Leader leases, timed by the store's own clock."""
 
@@ -244,6 +256,11 @@ class UnitOfWork(Protocol):
     @property
     def leases(self) -> LeaseRepository:
         """Leader leases."""
+        ...
+
+    @property
+    def conversations(self) -> ConversationRepository:
+        """Conversation state (the bot's wizard)."""
         ...
 
     @property

@@ -13,7 +13,7 @@ from typing import Self
 
 import attrs
 
-from kiebot_core.domain.coordination import InboxUpdate, Lease
+from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease
 from kiebot_core.domain.errors import DuplicateError, NotFoundError, StaleWriteError
 from kiebot_core.domain.generation import Generation
 from kiebot_core.domain.ids import (
@@ -32,6 +32,7 @@ from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.users import User
 from kiebot_core.ports.runtime import Clock, SystemClock
 from kiebot_core.ports.storage import (
+    ConversationRepository,
     EventRepository,
     GenerationRepository,
     InboxRepository,
@@ -60,6 +61,7 @@ class _State:
     inbox: dict[tuple[int, int], InboxUpdate] = attrs.field(factory=dict)
     inbox_done: set[tuple[int, int]] = attrs.field(factory=set)
     leases: dict[str, Lease] = attrs.field(factory=dict)
+    conversations: dict[tuple[int, int, int], Conversation] = attrs.field(factory=dict)
     toggles: dict[str, bool] = attrs.field(factory=dict)
     jobs: dict[JobId, Job] = attrs.field(factory=dict)
     job_keys: dict[str, JobId] = attrs.field(factory=dict)
@@ -277,6 +279,20 @@ class MemoryLeaseRepository(LeaseRepository):
 
 
 @attrs.define
+class MemoryConversationRepository(ConversationRepository):
+    """Conversations by (bot, chat, user)."""
+
+    _state: _State
+
+    async def get(self, bot_id: int, chat_id: int, user_id: int) -> Conversation | None:
+        return self._state.conversations.get((bot_id, chat_id, user_id))
+
+    async def put(self, conversation: Conversation) -> None:
+        key = (conversation.bot_id, conversation.chat_id, conversation.user_id)
+        self._state.conversations[key] = conversation
+
+
+@attrs.define
 class MemoryModelToggleRepository(ModelToggleRepository):
     """Model switches in a dict."""
 
@@ -372,6 +388,10 @@ class MemoryUnitOfWork(UnitOfWork):
     @property
     def leases(self) -> MemoryLeaseRepository:
         return MemoryLeaseRepository(self._state, self._database.clock)
+
+    @property
+    def conversations(self) -> MemoryConversationRepository:
+        return MemoryConversationRepository(self._state)
 
     @property
     def toggles(self) -> MemoryModelToggleRepository:
