@@ -24,5 +24,5 @@ def test_the_library_snippet_runs_as_printed():
 
 def test_the_readme_starts_with_the_two_commands():
     blocks = re.findall(r"```sh\n(.*?)```", README, re.DOTALL)
-    assert blocks[0].strip() == "pip install uv && uv run kiebot models list"
+    assert blocks[0].strip().startswith("pip install uv && uv run kiebot generate ")
     assert blocks[1].strip() == "pip install uv && uv run pytest"

@@ -4,12 +4,12 @@ from typing import Annotated
 
 import typer
 
-from kiebot_cli.commands import models
+from kiebot_cli.commands import generate, models, operations, tasks
 from kiebot_cli.context import make_context
 
 
-def make_app() -> typer.Typer:
-    """Build the CLI (tests build their own and drive it with CliRunner)."""
+def make_app(*, interactive: bool | None = None) -> typer.Typer:
+    """Build the CLI; ``interactive`` overrides the terminal check (tests drive the wizard)."""
     app = typer.Typer(
         name="kiebot",
         help="Run AI generations through KIE.ai from a terminal.",
@@ -26,9 +26,16 @@ def make_app() -> typer.Typer:
         ] = None,
         debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     ) -> None:
-        ctx.obj = make_context(lang=lang, debug=debug)
+        ctx.obj = make_context(lang=lang, debug=debug, interactive=interactive)
 
     app.add_typer(models.app, name="models")
+    app.command("generate")(generate.generate)
+    app.command("credits")(operations.credits)
+    app.command("history")(tasks.history)
+    app.command("debug")(tasks.debug)
+    app.add_typer(tasks.tasks_app, name="tasks")
+    app.add_typer(operations.sandbox_app, name="sandbox")
+    app.add_typer(operations.db_app, name="db")
     return app
 
 

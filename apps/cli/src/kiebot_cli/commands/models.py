@@ -42,7 +42,7 @@ def list_models(
         models = tuple(m for m in models if m.category is category)
     if flow is not None:
         models = tuple(m for m in models if flow in m.flows)
-    prices = context.prices
+    prices = context.settings.prices
     if as_json:
         rows = [model_row(m, prices, context.language) for m in models]
         context.out.print_json(json.dumps(rows, ensure_ascii=False))
@@ -65,7 +65,9 @@ def show_model(
         fail(context.err, f"no model {model_id!r}{hint}")
     if as_json:
         context.out.print_json(
-            json.dumps(model_json(model, context.prices, context.language), ensure_ascii=False)
+            json.dumps(
+                model_json(model, context.settings.prices, context.language), ensure_ascii=False
+            )
         )
         return
-    context.out.print(model_card(model, context.prices, context.language))
+    context.out.print(model_card(model, context.settings.prices, context.language))

@@ -2,12 +2,15 @@
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
 from kiebot_core.domain.catalog import JsonValue
 from kiebot_core.domain.ids import JobId
+
+CLAIM_TIMEOUT = timedelta(minutes=5)
+"""A claimed job whose worker died is claimable again after this long."""
 
 
 class JobKind(enum.StrEnum):

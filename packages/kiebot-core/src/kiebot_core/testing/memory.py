@@ -25,7 +25,7 @@ from kiebot_core.domain.ids import (
     ProviderTaskId,
     UserId,
 )
-from kiebot_core.domain.jobs import Job
+from kiebot_core.domain.jobs import CLAIM_TIMEOUT, Job
 from kiebot_core.domain.ledger import Balance, LedgerTransaction
 from kiebot_core.domain.payments import Payment
 from kiebot_core.domain.telemetry import Event
@@ -45,9 +45,6 @@ from kiebot_core.ports.storage import (
     UnitOfWorkFactory,
     UserRepository,
 )
-
-CLAIM_TIMEOUT = timedelta(minutes=5)
-"""A claimed job whose worker died is claimable again after this long."""
 
 
 @attrs.define
@@ -249,7 +246,8 @@ class MemoryInboxRepository(InboxRepository):
         return sorted(waiting, key=lambda u: (u.bot_id, u.update_id))[:limit]
 
     async def done(self, bot_id: int, update_id: int) -> None:
-        self._state.inbox_done.add((bot_id, update_id))
+        if (bot_id, update_id) in self._state.inbox:
+            self._state.inbox_done.add((bot_id, update_id))
 
 
 @attrs.define

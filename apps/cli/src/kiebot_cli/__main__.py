@@ -1,0 +1,3 @@
+from kiebot_cli.main import main
+
+main()

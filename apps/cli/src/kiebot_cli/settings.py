@@ -1,0 +1,55 @@
+"""The CLI's settings, read once from the environment."""
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+import platformdirs
+
+from kiebot_core.domain.pricing import PriceSettings
+from kiebot_core.domain.settings import price_settings_from_env
+
+DEFAULT_KIE_BASE_URL = "https://api.kie.ai"
+DEFAULT_KIE_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
+
+
+@attrs.frozen
+class CliSettings:
+    """Where the CLI keeps its data and which KIE it talks to (secrets hidden from repr)."""
+
+    home: Path
+    database_url: str | None = attrs.field(default=None, repr=False)
+    kie_api_key: str | None = attrs.field(default=None, repr=False)
+    kie_base_url: str = DEFAULT_KIE_BASE_URL
+    kie_upload_base_url: str = DEFAULT_KIE_UPLOAD_BASE_URL
+    prices: PriceSettings = attrs.Factory(PriceSettings)
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The local store: ``KIEBOT_HOME/kiebot.sqlite3``."""
+        return self.home / "kiebot.sqlite3"
+
+    @property
+    def sandbox_dir(self) -> Path:
+        """Where the embedded KIE sandbox keeps its tasks and files."""
+        return self.home / "sandbox"
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """True without ``KIE_API_KEY``: the built-in KIE sandbox runs instead."""
+        return not self.kie_api_key
+
+
+def load_settings(env: Mapping[str, str]) -> CliSettings:
+    """Read ``KIEBOT_HOME``, ``DATABASE_URL``, ``KIE_API_KEY``, ``KIE_BASE_URL``,
+    ``KIE_UPLOAD_BASE_URL`` and the price settings; raises ``SettingsError`` on bad values.
+    """
+    home = env.get("KIEBOT_HOME") or platformdirs.user_data_dir("kiebot", appauthor=False)
+    return CliSettings(
+        home=Path(home).expanduser(),
+        database_url=env.get("DATABASE_URL") or None,
+        kie_api_key=env.get("KIE_API_KEY") or None,
+        kie_base_url=env.get("KIE_BASE_URL") or DEFAULT_KIE_BASE_URL,
+        kie_upload_base_url=env.get("KIE_UPLOAD_BASE_URL") or DEFAULT_KIE_UPLOAD_BASE_URL,
+        prices=price_settings_from_env(env),
+    )

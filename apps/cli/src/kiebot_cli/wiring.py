@@ -1,0 +1,96 @@
+"""The CLI's composition root: the store, KIE (or its sandbox) and delivery to disk."""
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import attrs
+import httpx
+
+from kiebot_cli.delivery import DiskDelivery
+from kiebot_cli.settings import CliSettings
+from kiebot_core.domain.registry import load_registry
+from kiebot_core.ports.generation import GenerationGateway
+from kiebot_core.ports.runtime import SystemClock, Uuid4Ids
+from kiebot_core.ports.storage import UnitOfWorkFactory
+from kiebot_core.use_cases.catalog import LoadActiveRegistry
+from kiebot_core.use_cases.generation import Pipeline, PipelineSettings
+from kiebot_kie.gateway import open_kie_gateway
+from kiebot_kie.sandbox.server import run_sandbox
+from kiebot_pg import migrate as pg_migrate
+from kiebot_pg.pool import open_pool
+from kiebot_pg.uow import PgUnitOfWorkFactory
+from kiebot_sqlite import migrate as sqlite_migrate
+from kiebot_sqlite.uow import SqliteUnitOfWorkFactory
+
+SANDBOX_KEY = "sandbox"
+"""The key sent to the embedded sandbox (it accepts any)."""
+
+
+@asynccontextmanager
+async def open_store(settings: CliSettings) -> AsyncIterator[UnitOfWorkFactory]:
+    """PostgreSQL when ``DATABASE_URL`` is set, else SQLite under ``KIEBOT_HOME``; migrated."""
+    if settings.database_url:
+        await pg_migrate.migrate(settings.database_url)
+        async with open_pool(settings.database_url) as pool:
+            yield PgUnitOfWorkFactory(pool)
+        return
+    settings.home.mkdir(parents=True, exist_ok=True)
+    await sqlite_migrate.migrate(settings.sqlite_path)
+    yield SqliteUnitOfWorkFactory(settings.sqlite_path)
+
+
+@asynccontextmanager
+async def open_gateway(settings: CliSettings) -> AsyncIterator[GenerationGateway]:
+    """KIE with ``KIE_API_KEY``; without it the built-in sandbox, started in this process."""
+    if not settings.uses_sandbox:
+        async with open_kie_gateway(
+            api_key=settings.kie_api_key or "",
+            base_url=settings.kie_base_url,
+            upload_base_url=settings.kie_upload_base_url,
+        ) as gateway:
+            yield gateway
+        return
+    async with (
+        run_sandbox(data_dir=settings.sandbox_dir, fast=True) as sandbox,
+        open_kie_gateway(
+            api_key=SANDBOX_KEY,
+            base_url=sandbox.base_url,
+            upload_base_url=sandbox.upload_base_url,
+            poll_scale=0.05,
+        ) as gateway,
+    ):
+        yield gateway
+
+
+@attrs.frozen
+class Ports:
+    """Everything a CLI command may need, open for the life of the command."""
+
+    store: UnitOfWorkFactory
+    pipeline: Pipeline
+
+
+@asynccontextmanager
+async def open_ports(settings: CliSettings, out_dir: Path) -> AsyncIterator[Ports]:
+    """Open the store, the gateway and the delivery for one command."""
+    registry = load_registry()
+    async with AsyncExitStack() as stack:
+        store = await stack.enter_async_context(open_store(settings))
+        gateway = await stack.enter_async_context(open_gateway(settings))
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=60.0))
+        delivery = DiskDelivery(
+            out_dir=out_dir,
+            result_kind_of={model.id: model.result_kind for model in registry.models},
+            http=http,
+        )
+        pipeline = Pipeline(
+            uow=store,
+            gateway=gateway,
+            delivery=delivery,
+            clock=SystemClock(),
+            ids=Uuid4Ids(),
+            registry=LoadActiveRegistry(store, registry),
+            settings=PipelineSettings(prices=settings.prices, bill_users=False),
+        )
+        yield Ports(store=store, pipeline=pipeline)

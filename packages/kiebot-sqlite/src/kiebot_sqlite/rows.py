@@ -1,0 +1,334 @@
+"""Rows to domain objects (named constructors) and domain objects to statement parameters.
+
+Repositories never build a domain object from a row themselves: they call one of the
+``*_from_row`` functions here, which is the only place that knows both shapes. Each
+``*_values`` function gives statement parameters in the column order of its table in
+``migrations/0001_initial.sql``; the repositories' statements list the columns in that order.
+
+SQLite has no timestamp or decimal type: timestamps are stored as fixed-width UTC text
+(``2026-01-01T12:00:00.000000+00:00``), so comparing the text compares the times, and KIE
+credits as the exact text of the ``Decimal``.
+"""
+
+import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease
+from kiebot_core.domain.generation import Generation, GenerationState
+from kiebot_core.domain.ids import (
+    CorrelationId,
+    GenerationId,
+    IdempotencyKey,
+    JobId,
+    PaymentChargeId,
+    ProviderTaskId,
+    UserId,
+)
+from kiebot_core.domain.jobs import Job, JobKind
+from kiebot_core.domain.ledger import AccountKind, Balance, Entry, LedgerKind, LedgerTransaction
+from kiebot_core.domain.payments import Payment, PaymentState
+from kiebot_core.domain.reasons import ReasonCode
+from kiebot_core.domain.telemetry import Event
+from kiebot_core.domain.texts import Language
+from kiebot_core.domain.users import User
+from kiebot_sqlite.converter import (
+    dump_object,
+    dump_strings,
+    dump_value,
+    load_object,
+    load_strings,
+    load_value,
+)
+
+_TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%f+00:00"
+
+
+def timestamp(moment: datetime) -> str:
+    """``moment`` as stored: fixed-width UTC text.
+
+    Raises:
+        ValueError: ``moment`` is naive (the domain's times are always timezone-aware).
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"refusing to store the naive datetime {moment!r}")
+    return moment.astimezone(UTC).strftime(_TIMESTAMP)
+
+
+def moment_from(text: str) -> datetime:
+    """The UTC datetime stored as ``text``."""
+    return datetime.strptime(text, _TIMESTAMP).replace(tzinfo=UTC)
+
+
+def _optional_moment(text: str | None) -> datetime | None:
+    return None if text is None else moment_from(text)
+
+
+def _decimal_text(value: Decimal) -> str:
+    if not value.is_finite():
+        raise ValueError(f"refusing to store the non-finite amount {value}")
+    return str(value)
+
+
+def user_values(user: User) -> tuple[object, ...]:
+    """Parameters for the ``users`` columns, in table order."""
+    return (
+        user.id,
+        user.language.value,
+        timestamp(user.created_at),
+        user.referrer_id,
+        user.is_admin,
+        user.is_banned,
+        user.terms_version,
+    )
+
+
+def user_from_row(row: sqlite3.Row) -> User:
+    """The user stored in ``row``."""
+    referrer = row["referrer_id"]
+    return User(
+        id=UserId(row["id"]),
+        language=Language(row["language"]),
+        created_at=moment_from(row["created_at"]),
+        referrer_id=None if referrer is None else UserId(referrer),
+        is_admin=bool(row["is_admin"]),
+        is_banned=bool(row["is_banned"]),
+        terms_version=row["terms_version"],
+    )
+
+
+def prompt_of(generation: Generation) -> str:
+    """The text ``for_user(search=...)`` matches besides the model id."""
+    return str(generation.input.get("prompt", ""))
+
+
+def generation_values(generation: Generation) -> tuple[object, ...]:
+    """Parameters for the ``generations`` columns, in table order."""
+    consumed = generation.credits_consumed
+    return (
+        generation.id,
+        generation.user_id,
+        generation.model_id,
+        dump_object(generation.input),
+        _decimal_text(generation.credits),
+        generation.stars,
+        generation.held,
+        generation.is_free,
+        generation.correlation_id,
+        generation.state.value,
+        timestamp(generation.created_at),
+        timestamp(generation.updated_at),
+        timestamp(generation.deadline_at),
+        generation.task_id,
+        dump_strings(generation.result_urls),
+        None if generation.result_object is None else dump_value(generation.result_object),
+        None if consumed is None else _decimal_text(consumed),
+        dump_strings(generation.delivered_refs),
+        None if generation.reason is None else generation.reason.value,
+        generation.version,
+        generation.model_id.lower(),
+        prompt_of(generation).lower(),
+    )
+
+
+def generation_from_row(row: sqlite3.Row) -> Generation:
+    """The generation stored in ``row``."""
+    task_id = row["task_id"]
+    result_object = row["result_object"]
+    consumed = row["credits_consumed"]
+    reason = row["reason"]
+    return Generation(
+        id=GenerationId(row["id"]),
+        user_id=UserId(row["user_id"]),
+        model_id=row["model_id"],
+        input=load_object(row["input"]),
+        credits=Decimal(row["credits"]),
+        stars=row["stars"],
+        held=row["held"],
+        is_free=bool(row["is_free"]),
+        correlation_id=CorrelationId(row["correlation_id"]),
+        state=GenerationState(row["state"]),
+        created_at=moment_from(row["created_at"]),
+        updated_at=moment_from(row["updated_at"]),
+        deadline_at=moment_from(row["deadline_at"]),
+        task_id=None if task_id is None else ProviderTaskId(task_id),
+        result_urls=load_strings(row["result_urls"]),
+        result_object=None if result_object is None else load_value(result_object),
+        credits_consumed=None if consumed is None else Decimal(consumed),
+        delivered_refs=load_strings(row["delivered_refs"]),
+        reason=None if reason is None else ReasonCode(reason),
+        version=row["version"],
+    )
+
+
+def balance_from_row(row: sqlite3.Row | None) -> Balance:
+    """The balance in ``row``; zero when the user has no balance row yet."""
+    if row is None:
+        return Balance()
+    return Balance(available=row["available"], held=row["held"], debt=row["debt"])
+
+
+def entry_values(transaction_id: int, transaction: LedgerTransaction) -> list[tuple[object, ...]]:
+    """Parameters for the ``ledger_entries`` rows of ``transaction``, in table order."""
+    return [
+        (transaction_id, position, entry.account.value, entry.amount)
+        for position, entry in enumerate(transaction.entries)
+    ]
+
+
+def ledger_transaction_from_rows(
+    row: sqlite3.Row, entries: list[sqlite3.Row]
+) -> LedgerTransaction:
+    """The transaction in ``row`` with its ``entries`` rows (in position order)."""
+    return LedgerTransaction(
+        key=IdempotencyKey(row["idempotency_key"]),
+        kind=LedgerKind(row["kind"]),
+        user_id=UserId(row["user_id"]),
+        entries=tuple(Entry(AccountKind(entry["account"]), entry["amount"]) for entry in entries),
+        reference=row["reference"],
+    )
+
+
+def payment_values(payment: Payment) -> tuple[object, ...]:
+    """Parameters for the ``payments`` columns, in table order."""
+    return (
+        payment.charge_id,
+        payment.user_id,
+        payment.order_id,
+        payment.stars,
+        payment.credited,
+        payment.state.value,
+        timestamp(payment.created_at),
+    )
+
+
+def payment_from_row(row: sqlite3.Row) -> Payment:
+    """The payment stored in ``row``."""
+    return Payment(
+        charge_id=PaymentChargeId(row["charge_id"]),
+        user_id=UserId(row["user_id"]),
+        order_id=row["order_id"],
+        stars=row["stars"],
+        credited=row["credited"],
+        state=PaymentState(row["state"]),
+        created_at=moment_from(row["created_at"]),
+    )
+
+
+def event_values(event: Event) -> tuple[object, ...]:
+    """Parameters for the ``events`` columns after ``id``, in table order."""
+    return (
+        event.correlation_id,
+        event.kind,
+        timestamp(event.at),
+        event.user_id,
+        event.generation_id,
+        None if event.reason is None else event.reason.value,
+        event.duration_ms,
+        dump_object(event.payload),
+    )
+
+
+def event_from_row(row: sqlite3.Row) -> Event:
+    """The event stored in ``row``."""
+    user_id = row["user_id"]
+    generation_id = row["generation_id"]
+    reason = row["reason"]
+    return Event(
+        correlation_id=CorrelationId(row["correlation_id"]),
+        kind=row["kind"],
+        at=moment_from(row["at"]),
+        user_id=None if user_id is None else UserId(user_id),
+        generation_id=None if generation_id is None else GenerationId(generation_id),
+        reason=None if reason is None else ReasonCode(reason),
+        duration_ms=row["duration_ms"],
+        payload=load_object(row["payload"]),
+    )
+
+
+def inbox_values(update: InboxUpdate) -> tuple[object, ...]:
+    """Parameters for the ``update_inbox`` columns before ``processed``, in table order."""
+    return (
+        update.bot_id,
+        update.update_id,
+        update.chat_id,
+        dump_object(update.payload),
+        timestamp(update.received_at),
+    )
+
+
+def inbox_update_from_row(row: sqlite3.Row) -> InboxUpdate:
+    """The update stored in ``row``."""
+    return InboxUpdate(
+        bot_id=row["bot_id"],
+        update_id=row["update_id"],
+        chat_id=row["chat_id"],
+        payload=load_object(row["payload"]),
+        received_at=moment_from(row["received_at"]),
+    )
+
+
+def conversation_values(conversation: Conversation) -> tuple[object, ...]:
+    """Parameters for the ``conversations`` columns before ``updated_at``, in table order."""
+    return (
+        conversation.bot_id,
+        conversation.chat_id,
+        conversation.user_id,
+        conversation.state,
+        dump_object(conversation.data),
+    )
+
+
+def conversation_from_row(row: sqlite3.Row) -> Conversation:
+    """The conversation stored in ``row``."""
+    return Conversation(
+        bot_id=row["bot_id"],
+        chat_id=row["chat_id"],
+        user_id=row["user_id"],
+        state=row["state"],
+        data=load_object(row["data"]),
+    )
+
+
+def lease_values(lease: Lease) -> tuple[object, ...]:
+    """Parameters for the ``leader_leases`` columns, in table order."""
+    return (lease.name, lease.holder, lease.epoch, timestamp(lease.expires_at))
+
+
+def lease_from_row(row: sqlite3.Row) -> Lease:
+    """The lease stored in ``row``."""
+    return Lease(
+        name=row["name"],
+        holder=row["holder"],
+        epoch=row["epoch"],
+        expires_at=moment_from(row["expires_at"]),
+    )
+
+
+def job_values(job: Job) -> tuple[object, ...]:
+    """Parameters for the ``jobs`` columns before ``claimed_until``, in table order."""
+    return (
+        job.id,
+        job.kind.value,
+        job.key,
+        dump_object(job.payload),
+        timestamp(job.run_at),
+        job.attempts,
+    )
+
+
+def job_from_row(row: sqlite3.Row) -> Job:
+    """The job stored in ``row``."""
+    return Job(
+        id=JobId(row["id"]),
+        kind=JobKind(row["kind"]),
+        key=row["key"],
+        payload=load_object(row["payload"]),
+        run_at=moment_from(row["run_at"]),
+        attempts=row["attempts"],
+    )
+
+
+def claimed_until_of(row: sqlite3.Row) -> datetime | None:
+    """When the claim on the job in ``row`` lapses, or None if it is not claimed."""
+    return _optional_moment(row["claimed_until"])

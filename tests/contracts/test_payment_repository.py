@@ -1,0 +1,54 @@
+import attrs
+import pytest
+
+from kiebot_core.domain.errors import NotFoundError
+from kiebot_core.domain.ids import PaymentChargeId
+from kiebot_core.domain.payments import PaymentState
+from tests.contracts.builders import make_payment
+from tests.contracts.stores import BACKENDS, Store
+
+pytestmark = pytest.mark.parametrize("uow", BACKENDS, indirect=True)
+
+
+async def test_a_charge_is_registered_once(uow: Store) -> None:
+    payment = make_payment(at=uow.now())
+    async with uow() as tx:
+        assert await tx.payments.add(payment) is True
+        assert await tx.payments.add(attrs.evolve(payment, stars=1)) is False
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.payments.add(payment) is False
+        assert await tx.payments.get(payment.charge_id) == payment
+
+
+async def test_an_unknown_charge_is_none(uow: Store) -> None:
+    async with uow() as tx:
+        assert await tx.payments.get(PaymentChargeId("nope")) is None
+
+
+async def test_save_replaces_the_state(uow: Store) -> None:
+    payment = make_payment(at=uow.now())
+    async with uow() as tx:
+        await tx.payments.add(payment)
+        await tx.commit()
+    refunded = attrs.evolve(payment, state=PaymentState.REFUNDED)
+    async with uow() as tx:
+        await tx.payments.save(refunded)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.payments.get(payment.charge_id) == refunded
+
+
+async def test_saving_an_unknown_payment_is_not_found(uow: Store) -> None:
+    async with uow() as tx:
+        with pytest.raises(NotFoundError):
+            await tx.payments.save(make_payment(at=uow.now()))
+
+
+async def test_an_uncommitted_payment_is_rolled_back(uow: Store) -> None:
+    payment = make_payment(at=uow.now())
+    async with uow() as tx:
+        await tx.payments.add(payment)
+    async with uow() as tx:
+        assert await tx.payments.get(payment.charge_id) is None
+        assert await tx.payments.add(payment) is True

@@ -1,0 +1,3 @@
+from tests.pg.databases import pg_template
+
+__all__ = ["pg_template"]
