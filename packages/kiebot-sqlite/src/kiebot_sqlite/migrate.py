@@ -120,10 +120,27 @@ def _verify(known: list[Migration], recorded: dict[int, sqlite3.Row]) -> None:
             raise MigrationError(f"{migration.name} changed after it was applied")
 
 
+async def _lock_in_wal(connection: aiosqlite.Connection) -> None:
+    """Switch to WAL (readers go on while a unit of work writes), then take the write lock.
+
+    While another process is switching the file's journal mode, both statements fail at once
+    with "database is locked" (SQLite does not call the busy handler then): retry them.
+    """
+    deadline = asyncio.get_running_loop().time() + BUSY_TIMEOUT.total_seconds()
+    while True:
+        try:
+            await connection.execute("PRAGMA journal_mode = WAL")
+            await connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            await asyncio.sleep(0.02)
+        else:
+            return
+
+
 async def _apply(connection: aiosqlite.Connection, known: list[Migration]) -> list[str]:
-    # WAL lets readers in other processes go on while a unit of work writes.
-    await connection.execute("PRAGMA journal_mode = WAL")
-    await connection.execute("BEGIN IMMEDIATE")
+    await _lock_in_wal(connection)
     try:
         await connection.execute(_BOOTSTRAP)
         recorded = await _recorded(connection)
