@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import PNG_SIGNATURE, Cli
 
 
@@ -151,3 +153,25 @@ def test_credits_come_from_the_sandbox_without_a_key(cli):
     result = cli("credits")
     assert result.exit_code == 0
     assert "credits (KIE sandbox)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("model_id", "args", "signature", "suffix"),
+    [
+        ("bytedance/seedance-2-mini", ["waves at dusk", "--set", "duration=4"], b"ftyp", ".mp4"),
+        ("elevenlabs/text-to-speech-turbo-2-5", ["Hello from kiebot"], b"WAVE", ".wav"),
+    ],
+)
+def test_video_and_audio_are_saved_as_files_of_their_kind(cli, model_id, args, signature, suffix):
+    result, data = run_json(cli, model_id, *args)
+    assert result.exit_code == 0, result.output
+    [path] = data["files"]
+    assert path.endswith(suffix)
+    assert signature in Path(path).read_bytes()[:16]
+
+
+def test_an_unreachable_store_is_one_clear_line_not_a_traceback(cli):
+    result = cli("history", env={"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"})
+    assert result.exit_code == 1
+    assert "storage" in result.stderr.lower()
+    assert "Traceback" not in result.output

@@ -1,10 +1,16 @@
 """The CLI's error boundary: one clear line and a documented exit code, never a traceback."""
 
-from typing import NoReturn
+import functools
+from collections.abc import Callable
+from typing import NoReturn, ParamSpec
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from kiebot_core.domain.errors import KiebotError, SettingsError
+from kiebot_core.domain.reasons import reason_text
+from kiebot_core.domain.texts import DEFAULT_LANGUAGE
 
 EXIT_FAILED = 1
 """Failed at KIE or in delivery."""
@@ -17,3 +23,26 @@ def fail(err: Console, message: str, code: int = EXIT_REJECTED) -> NoReturn:
     """Print ``Error: message`` on stderr and exit with ``code``."""
     err.print(f"[bold red]Error:[/bold red] {escape(message)}")
     raise typer.Exit(code)
+
+
+P = ParamSpec("P")
+
+
+def guarded(command: Callable[P, None]) -> Callable[P, None]:
+    """Wrap a command so a kiebot failure is one line on stderr and exit 1 (or 2 for a bad
+    setting), never a traceback — unless ``--debug`` was given.
+    """
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except KiebotError as error:
+            context = getattr(kwargs.get("ctx"), "obj", None)  # Typer passes it by name
+            if getattr(context, "debug", False):
+                raise
+            code = EXIT_REJECTED if isinstance(error, SettingsError) else EXIT_FAILED
+            what = reason_text(error.reason_code, getattr(context, "language", DEFAULT_LANGUAGE))
+            fail(Console(stderr=True, highlight=False), f"{what} ({error})", code)
+
+    return run

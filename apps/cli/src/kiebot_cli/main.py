@@ -6,6 +6,7 @@ import typer
 
 from kiebot_cli.commands import generate, models, operations, tasks
 from kiebot_cli.context import make_context
+from kiebot_cli.errors import guarded
 
 
 def make_app(*, interactive: bool | None = None) -> typer.Typer:
@@ -29,10 +30,10 @@ def make_app(*, interactive: bool | None = None) -> typer.Typer:
         ctx.obj = make_context(lang=lang, debug=debug, interactive=interactive)
 
     app.add_typer(models.app, name="models")
-    app.command("generate")(generate.generate)
-    app.command("credits")(operations.credits)
-    app.command("history")(tasks.history)
-    app.command("debug")(tasks.debug)
+    app.command("generate")(guarded(generate.generate))
+    app.command("credits")(guarded(operations.credits))
+    app.command("history")(guarded(tasks.history))
+    app.command("debug")(guarded(tasks.debug))
     app.add_typer(tasks.tasks_app, name="tasks")
     app.add_typer(operations.sandbox_app, name="sandbox")
     app.add_typer(operations.db_app, name="db")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from kiebot_cli.context import CliContext
-from kiebot_cli.errors import EXIT_FAILED, fail
+from kiebot_cli.errors import EXIT_FAILED, fail, guarded
 from kiebot_cli.settings import CliSettings
 from kiebot_core.domain.errors import KiebotError
 
@@ -61,6 +61,7 @@ def _store_name(settings: CliSettings) -> str:
 
 
 @db_app.command("migrate")
+@guarded
 def db_migrate(ctx: typer.Context) -> None:
     """Apply pending migrations (forward-only; safe to run twice)."""
     context: CliContext = ctx.obj
@@ -73,6 +74,7 @@ def db_migrate(ctx: typer.Context) -> None:
 
 
 @db_app.command("status")
+@guarded
 def db_status(ctx: typer.Context) -> None:
     """Show applied and pending migrations; exit 1 when some are pending."""
     context: CliContext = ctx.obj

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from kiebot_cli.commands.generate import LOCAL_USER
 from kiebot_cli.context import CliContext
-from kiebot_cli.errors import EXIT_FAILED, fail
+from kiebot_cli.errors import EXIT_FAILED, fail, guarded
 from kiebot_cli.runner import Outcome, drive, finished
 from kiebot_cli.settings import CliSettings
 from kiebot_core.domain.catalog import JsonValue
@@ -97,6 +97,7 @@ async def _find(settings: CliSettings, key: str) -> tuple[Generation | None, lis
 
 
 @tasks_app.command("show")
+@guarded
 def show(
     ctx: typer.Context,
     generation_id: Annotated[str, typer.Argument(help="A generation id (or KIE task id).")],
@@ -140,6 +141,7 @@ async def _resume(context: CliContext, generation_id: str | None, out: Path) -> 
 
 
 @tasks_app.command("resume")
+@guarded
 def resume(
     ctx: typer.Context,
     generation_id: Annotated[

@@ -11,7 +11,9 @@ a second click finds the generation already moved on and does nothing. Each gene
 in exactly one terminal state; a failed one always gets a notify job, so the user is told.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from datetime import datetime, timedelta
 
 import attrs
@@ -443,6 +445,24 @@ async def run_due_jobs(pipeline: Pipeline, *, limit: int = 10) -> int:
                     await uow.jobs.retry(job.id, at)
             await uow.commit()
     return len(jobs)
+
+
+async def work(
+    pipeline: Pipeline,
+    stop: asyncio.Event,
+    *,
+    idle: timedelta = timedelta(milliseconds=200),
+    batch: int = 10,
+) -> None:
+    """The job loop of every process that runs jobs: resume, then run due jobs until ``stop``.
+
+    Safe to run in several processes at once over a shared store: a job is claimed by one.
+    """
+    await resume_unfinished(pipeline)
+    while not stop.is_set():
+        if await run_due_jobs(pipeline, limit=batch) == 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), idle.total_seconds())
 
 
 async def on_provider_callback(pipeline: Pipeline, task_id: ProviderTaskId) -> bool:
