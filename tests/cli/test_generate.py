@@ -1,3 +1,4 @@
+import asyncio
 import json
 from pathlib import Path
 
@@ -175,3 +176,29 @@ def test_an_unreachable_store_is_one_clear_line_not_a_traceback(cli):
     assert result.exit_code == 1
     assert "storage" in result.stderr.lower()
     assert "Traceback" not in result.output
+
+
+async def test_db_commands_and_a_generation_work_on_postgresql(cli, pg_admin_dsn):
+    from tests.pg.databases import cloned_database
+
+    async with cloned_database(pg_admin_dsn, None) as dsn:  # an empty database
+        env = {"DATABASE_URL": dsn}
+        status = await asyncio.to_thread(cli, "db", "status", env=env)
+        assert status.exit_code == 1
+        assert "Pending: 0001_initial" in status.stdout
+        migrated = await asyncio.to_thread(cli, "db", "migrate", env=env)
+        assert "Applied 0001_initial to PostgreSQL" in migrated.stdout
+        assert (await asyncio.to_thread(cli, "db", "status", env=env)).exit_code == 0
+        result = await asyncio.to_thread(
+            cli,
+            "generate",
+            "flux-2/flex-text-to-image",
+            "a pg fox",
+            "--json",
+            "--out",
+            str(cli.out),
+            env=env,
+        )
+        assert result.exit_code == 0, result.output
+        rows = json.loads((await asyncio.to_thread(cli, "history", "--json", env=env)).stdout)
+        assert [row["prompt"] for row in rows] == ["a pg fox"]

@@ -1,5 +1,6 @@
 import pytest
 
+from kiebot_core.domain.errors import StaleWriteError
 from tests.contracts.stores import BACKENDS, Store
 
 pytestmark = pytest.mark.parametrize("uow", BACKENDS, indirect=True)
@@ -104,3 +105,48 @@ async def test_epochs_keep_growing_across_takeovers(uow: Store) -> None:
             await tx.commit()
         await uow.elapse(uow.tick / 100)
     assert epochs == [1, 2, 3]
+
+
+async def test_the_current_holder_passes_the_fence(uow: Store) -> None:
+    async with uow() as tx:
+        lease = await tx.leases.acquire(NAME, "a", uow.tick * 10)
+        await tx.commit()
+    assert lease is not None
+    async with uow() as tx:
+        await tx.leases.check(NAME, "a", lease.epoch)
+
+
+async def test_a_stale_epoch_is_fenced_out_after_a_takeover(uow: Store) -> None:
+    async with uow() as tx:
+        old = await tx.leases.acquire(NAME, "a", uow.tick)
+        await tx.commit()
+    assert old is not None
+    await uow.elapse(uow.tick)
+    async with uow() as tx:
+        new = await tx.leases.acquire(NAME, "b", uow.tick * 10)
+        await tx.commit()
+    assert new is not None
+    async with uow() as tx:
+        with pytest.raises(StaleWriteError):
+            await tx.leases.check(NAME, "a", old.epoch)
+        await tx.leases.check(NAME, "b", new.epoch)
+
+
+async def test_an_expired_or_released_lease_fails_the_fence(uow: Store) -> None:
+    async with uow() as tx:
+        lease = await tx.leases.acquire(NAME, "a", uow.tick)
+        other = await tx.leases.acquire("other", "a", uow.tick * 10)
+        await tx.commit()
+    assert lease is not None
+    assert other is not None
+    async with uow() as tx:
+        await tx.leases.release("other", "a")
+        await tx.commit()
+    await uow.elapse(uow.tick)
+    async with uow() as tx:
+        with pytest.raises(StaleWriteError):
+            await tx.leases.check(NAME, "a", lease.epoch)
+        with pytest.raises(StaleWriteError):
+            await tx.leases.check("other", "a", other.epoch)
+        with pytest.raises(StaleWriteError):
+            await tx.leases.check("never-taken", "a", 1)

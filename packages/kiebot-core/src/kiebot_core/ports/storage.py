@@ -181,6 +181,14 @@ class LeaseRepository(Protocol):
         """Give the lease up if ``holder`` has it. Idempotent."""
         ...
 
+    async def check(self, name: str, holder: str, epoch: int) -> None:
+        """Fence singleton work: pass only while ``holder`` holds ``name`` at ``epoch``.
+
+        Raises ``StaleWriteError`` when the lease expired, was released or was taken over
+        (a newer epoch); call it inside the unit of work whose writes it guards.
+        """
+        ...
+
 
 class ModelToggleRepository(Protocol):
     """Runtime model switches set by admins; they win over the shipped registry."""

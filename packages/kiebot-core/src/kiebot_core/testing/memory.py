@@ -273,7 +273,17 @@ class MemoryLeaseRepository(LeaseRepository):
     async def release(self, name: str, holder: str) -> None:
         current = self._state.leases.get(name)
         if current is not None and current.holder == holder:
-            self._state.leases[name] = attrs.evolve(current, expires_at=self._clock.now())
+            expired = min(current.expires_at, self._clock.now())
+            self._state.leases[name] = attrs.evolve(current, expires_at=expired)
+
+    async def check(self, name: str, holder: str, epoch: int) -> None:
+        current = self._state.leases.get(name)
+        if (
+            current is None
+            or (current.holder, current.epoch) != (holder, epoch)
+            or current.expires_at <= self._clock.now()
+        ):
+            raise StaleWriteError("lease", name)
 
 
 @attrs.define

@@ -9,6 +9,7 @@ from datetime import timedelta
 import attrs
 
 from kiebot_core.domain.coordination import Lease
+from kiebot_core.domain.errors import StaleWriteError
 from kiebot_core.ports.storage import LeaseRepository
 from kiebot_pg.errors import translated
 from kiebot_pg.pool import PgConnection
@@ -23,6 +24,11 @@ _ACQUIRE = """
         expires_at = excluded.expires_at
     WHERE l.expires_at <= now() OR l.holder = excluded.holder
     RETURNING name, holder, epoch, expires_at
+"""
+_HELD = """
+    SELECT 1 FROM leader_leases
+    WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > now()
+    FOR SHARE
 """
 _RELEASE = """
     UPDATE leader_leases SET expires_at = least(expires_at, now())
@@ -44,3 +50,10 @@ class PgLeaseRepository(LeaseRepository):
     async def release(self, name: str, holder: str) -> None:
         with translated("lease", name):
             await self._connection.execute(_RELEASE, name, holder)
+
+    async def check(self, name: str, holder: str, epoch: int) -> None:
+        # FOR SHARE keeps a takeover from committing until the guarded writes are done.
+        with translated("lease", name):
+            held = await self._connection.fetchval(_HELD, name, holder, epoch)
+        if held is None:
+            raise StaleWriteError("lease", name)

@@ -10,6 +10,7 @@ import aiosqlite
 import attrs
 
 from kiebot_core.domain.coordination import Lease
+from kiebot_core.domain.errors import StaleWriteError
 from kiebot_core.ports.runtime import Clock
 from kiebot_core.ports.storage import LeaseRepository
 from kiebot_sqlite.connection import execute, fetch_one
@@ -53,3 +54,16 @@ class SqliteLeaseRepository(LeaseRepository):
     async def release(self, name: str, holder: str) -> None:
         with translated("lease", name):
             await execute(self._connection, _RELEASE, (name, holder, timestamp(self._clock.now())))
+
+    async def check(self, name: str, holder: str, epoch: int) -> None:
+        with translated("lease", name):
+            row = await fetch_one(
+                self._connection, "SELECT * FROM leader_leases WHERE name = ?", (name,)
+            )
+        current = None if row is None else lease_from_row(row)
+        if (
+            current is None
+            or (current.holder, current.epoch) != (holder, epoch)
+            or current.expires_at <= self._clock.now()
+        ):
+            raise StaleWriteError("lease", name)
