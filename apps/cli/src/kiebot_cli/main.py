@@ -5,7 +5,6 @@ from typing import Annotated
 import typer
 
 from kiebot_cli.commands import generate, models, operations, tasks
-from kiebot_cli.context import make_context
 from kiebot_cli.errors import guarded
 
 
@@ -27,6 +26,8 @@ def make_app(*, interactive: bool | None = None) -> typer.Typer:
         ] = None,
         debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     ) -> None:
+        from kiebot_cli.context import make_context  # noqa: PLC0415  # only when a command runs
+
         ctx.obj = make_context(lang=lang, debug=debug, interactive=interactive)
 
     app.add_typer(models.app, name="models")

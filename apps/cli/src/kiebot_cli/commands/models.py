@@ -1,14 +1,18 @@
 """``kiebot models list|show``: the registry from a terminal."""
 
+from __future__ import annotations
+
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kiebot_cli.context import CliContext
 from kiebot_cli.errors import fail
 from kiebot_cli.render import flows_of, model_card, model_json, model_row, models_table
 from kiebot_core.domain.catalog import Category
+
+if TYPE_CHECKING:
+    from kiebot_cli.context import CliContext
 
 app = typer.Typer(help="Browse the model registry.", no_args_is_help=True)
 

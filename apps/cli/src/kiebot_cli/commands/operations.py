@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kiebot_cli.context import CliContext
 from kiebot_cli.errors import EXIT_FAILED, fail, guarded
 from kiebot_cli.settings import CliSettings
 from kiebot_core.domain.errors import KiebotError
+
+if TYPE_CHECKING:
+    from kiebot_cli.context import CliContext
 
 sandbox_app = typer.Typer(help="The built-in KIE sandbox.", no_args_is_help=True)
 db_app = typer.Typer(help="The local store's schema.", no_args_is_help=True)

@@ -5,23 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kiebot_cli.commands.generate import LOCAL_USER
-from kiebot_cli.context import CliContext
 from kiebot_cli.errors import EXIT_FAILED, fail, guarded
-from kiebot_cli.runner import Outcome, drive, finished
 from kiebot_cli.settings import CliSettings
 from kiebot_core.domain.catalog import JsonValue
 from kiebot_core.domain.generation import Generation
 from kiebot_core.domain.ids import CorrelationId, GenerationId
 from kiebot_core.domain.reasons import POLICY, reason_text
 from kiebot_core.domain.telemetry import Event
-from kiebot_core.use_cases.generation import resume_unfinished
+
+if TYPE_CHECKING:
+    from kiebot_cli.context import CliContext
+    from kiebot_cli.runner import Outcome
 
 tasks_app = typer.Typer(help="Generations in the local store.", no_args_is_help=True)
 _PROMPT_WIDTH = 48
@@ -47,6 +47,7 @@ def _row(generation: Generation) -> dict[str, JsonValue]:
 
 
 async def _history(settings: CliSettings, limit: int, search: str | None) -> list[Generation]:
+    from kiebot_cli.generation import LOCAL_USER
     from kiebot_cli.wiring import open_store
 
     async with open_store(settings) as store, store() as uow:
@@ -125,7 +126,9 @@ def show(
 
 
 async def _resume(context: CliContext, generation_id: str | None, out: Path) -> list[Outcome]:
+    from kiebot_cli.runner import drive, finished
     from kiebot_cli.wiring import open_ports
+    from kiebot_core.use_cases.generation import resume_unfinished
 
     async with open_ports(context.settings, out) as ports:
         await resume_unfinished(ports.pipeline)
