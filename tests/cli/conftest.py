@@ -42,3 +42,8 @@ def photo(tmp_path: Path) -> Path:
     path = tmp_path / "cat photo.png"
     path.write_bytes(png("a cat"))
     return path
+
+
+from tests.pg.databases import pg_template  # noqa: E402
+
+__all__ = ["pg_template"]

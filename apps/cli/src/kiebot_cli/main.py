@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from kiebot_cli.commands import generate, models, operations, tasks
+from kiebot_cli.commands import generate, models, operations, tasks, users
 from kiebot_cli.errors import guarded
 
 
@@ -38,6 +38,7 @@ def make_app(*, interactive: bool | None = None) -> typer.Typer:
     app.add_typer(tasks.tasks_app, name="tasks")
     app.add_typer(operations.sandbox_app, name="sandbox")
     app.add_typer(operations.db_app, name="db")
+    app.add_typer(users.users_app, name="users")
     return app
 
 
