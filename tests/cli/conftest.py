@@ -4,6 +4,9 @@ import pytest
 from typer.testing import CliRunner
 
 from kiebot_cli.main import make_app
+from tests.pg.databases import pg_template
+
+__all__ = ["pg_template"]
 
 
 class Cli:
@@ -42,8 +45,3 @@ def photo(tmp_path: Path) -> Path:
     path = tmp_path / "cat photo.png"
     path.write_bytes(png("a cat"))
     return path
-
-
-from tests.pg.databases import pg_template  # noqa: E402
-
-__all__ = ["pg_template"]
