@@ -266,7 +266,11 @@ async def _load(pipeline: Pipeline, job: Job) -> Generation | None:
 
 
 async def _save_and_enqueue(
-    pipeline: Pipeline, moved: Generation | Rejected, kind: JobKind | None, event: str
+    pipeline: Pipeline,
+    moved: Generation | Rejected,
+    kind: JobKind | None,
+    event: str,
+    **payload: JsonValue,
 ) -> None:
     if isinstance(moved, Rejected):
         return
@@ -275,7 +279,7 @@ async def _save_and_enqueue(
         saved = await uow.generations.save(moved)
         if kind is not None:
             await uow.jobs.enqueue(_job(pipeline, kind, saved, now))
-        await uow.events.append(_event(saved, event, now))
+        await uow.events.append(_event(saved, event, now, **payload))
         await uow.commit()
 
 
@@ -310,7 +314,12 @@ async def _submit(pipeline: Pipeline, job: Job, generation: Generation) -> JobOu
         return await _fail_now(pipeline, generation, error.code, error.detail)
     now = pipeline.clock.now()
     await _save_and_enqueue(
-        pipeline, generation.submitted(task_id, now), JobKind.TRACK, "generation.submitted"
+        pipeline,
+        generation.submitted(task_id, now),
+        JobKind.TRACK,
+        "generation.submitted",
+        kie_task_id=task_id,
+        attempt=job.attempts,
     )
     return Done()
 
@@ -346,7 +355,16 @@ async def _track(pipeline: Pipeline, job: Job, generation: Generation) -> JobOut
                 result_object=status.result_object,
                 credits_consumed=status.credits_consumed,
             )
-            await _save_and_enqueue(pipeline, ready, JobKind.DELIVER, "generation.result_ready")
+            await _save_and_enqueue(
+                pipeline,
+                ready,
+                JobKind.DELIVER,
+                "generation.result_ready",
+                files=len(status.result_urls),
+                kie_credits=None
+                if status.credits_consumed is None
+                else str(status.credits_consumed),
+            )
             return Done()
         case ProviderState.FAILED:
             reason = status.reason or ReasonCode.PROVIDER_FAILED
