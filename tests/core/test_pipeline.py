@@ -347,3 +347,27 @@ async def test_results_with_several_files_are_delivered_whole():
     done = await drive(pipeline, (await start(pipeline)).generation_id)
     assert done.result_urls == ("https://r/1.png", "https://r/2.png")
     assert len(done.delivered_refs) == 2
+
+
+async def test_an_interrupted_worker_hands_its_claims_back_at_once():
+    import asyncio
+
+    gateway = ScriptedGenerationGateway()
+    pipeline = make_pipeline(gateway=gateway)
+    await fund(pipeline, 100)
+    started = await start(pipeline)
+    blocked = asyncio.Event()
+
+    async def hang(request):
+        blocked.set()
+        await asyncio.Event().wait()
+
+    gateway.submit = hang  # type: ignore[method-assign]  # a provider that never answers
+    worker = asyncio.create_task(run_due_jobs(pipeline))
+    await blocked.wait()
+    worker.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await worker
+    async with pipeline.uow() as uow:
+        again = await uow.jobs.claim(limit=5)  # no claim timeout to wait for
+    assert [job.payload["generation_id"] for job in again] == [started.generation_id]

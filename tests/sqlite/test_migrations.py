@@ -10,6 +10,7 @@ from kiebot_sqlite.migrate import (
     destructive_statements,
     migrate,
     migrations,
+    statements,
     status,
 )
 
@@ -77,15 +78,15 @@ def test_statements_keep_trigger_bodies_whole() -> None:
             "    SELECT RAISE(ABORT, 'no; never');\nEND;\n"
         ),
     )
-    statements = migration.statements()
-    assert len(statements) == 2
-    assert statements[1].startswith("CREATE TRIGGER")
-    assert statements[1].endswith("END;")
+    found = statements(migration)
+    assert len(found) == 2
+    assert found[1].startswith("CREATE TRIGGER")
+    assert found[1].endswith("END;")
 
 
 def test_an_unfinished_statement_is_refused() -> None:
     with pytest.raises(MigrationError, match="unfinished"):
-        Migration(version=1, name="0001_x", sql="CREATE TABLE t (a INTEGER)").statements()
+        statements(Migration(version=1, name="0001_x", sql="CREATE TABLE t (a INTEGER)"))
 
 
 async def test_migrating_from_nothing_applies_everything_then_nothing(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import attrs
@@ -23,6 +24,8 @@ from kiebot_pg.uow import PgUnitOfWorkFactory
 from kiebot_sqlite import migrate as sqlite_migrate
 from kiebot_sqlite.uow import SqliteUnitOfWorkFactory
 
+LOCAL_CLAIM_TIMEOUT = timedelta(seconds=30)
+"""The local store has one user's processes: a killed run's claims come back quickly."""
 SANDBOX_KEY = "sandbox"
 """The key sent to the embedded sandbox (it accepts any)."""
 
@@ -37,7 +40,7 @@ async def open_store(settings: CliSettings) -> AsyncIterator[UnitOfWorkFactory]:
         return
     settings.home.mkdir(parents=True, exist_ok=True)
     await sqlite_migrate.migrate(settings.sqlite_path)
-    yield SqliteUnitOfWorkFactory(settings.sqlite_path)
+    yield SqliteUnitOfWorkFactory(settings.sqlite_path, claim_timeout=LOCAL_CLAIM_TIMEOUT)
 
 
 @asynccontextmanager

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import asyncpg
 
-from kiebot_core.domain.errors import DuplicateError, StaleWriteError, StorageUnavailableError
+from kiebot_core.domain.errors import DuplicateError, StaleWriteError, UnavailableWhen
 
 _CONFLICTS = (
     asyncpg.CheckViolationError,
@@ -61,13 +61,10 @@ def translated(entity: str, entity_id: object) -> Iterator[None]:
         StaleWriteError: A check constraint, serialization failure or deadlock refused it.
         StorageUnavailableError: The server could not be reached or went away.
     """
-    try:
-        yield
-    except asyncpg.UniqueViolationError as error:
-        raise DuplicateError(entity, str(entity_id)) from error
-    except _CONFLICTS as error:
-        raise StaleWriteError(entity, str(entity_id)) from error
-    except Exception as error:
-        if is_connection_lost(error):
-            raise StorageUnavailableError(f"{type(error).__name__}: {error}") from error
-        raise
+    with UnavailableWhen(is_connection_lost):
+        try:
+            yield
+        except asyncpg.UniqueViolationError as error:
+            raise DuplicateError(entity, str(entity_id)) from error
+        except _CONFLICTS as error:
+            raise StaleWriteError(entity, str(entity_id)) from error

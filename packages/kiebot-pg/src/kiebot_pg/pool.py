@@ -7,7 +7,7 @@ from typing import TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from kiebot_core.domain.errors import StorageUnavailableError
+from kiebot_core.domain.errors import UnavailableWhen
 from kiebot_pg.errors import is_connection_lost
 
 PgPool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
@@ -32,14 +32,10 @@ async def open_pool(
     Raises:
         StorageUnavailableError: The server cannot be reached.
     """
-    try:
+    with UnavailableWhen(is_connection_lost):
         pool = await asyncpg.create_pool(
             dsn, min_size=min_size, max_size=max_size, timeout=connect_timeout_s
         )
-    except Exception as error:
-        if is_connection_lost(error):
-            raise StorageUnavailableError(f"{type(error).__name__}: {error}") from error
-        raise
     try:
         yield pool
     finally:

@@ -23,13 +23,7 @@ from kiebot_core.domain.ids import (
     UserId,
 )
 from kiebot_core.domain.jobs import Job, JobKind
-from kiebot_core.domain.ledger import AccountKind, Balance, Entry, LedgerKind, LedgerTransaction
-from kiebot_core.domain.payments import Payment, PaymentState
-from kiebot_core.domain.reasons import ReasonCode
-from kiebot_core.domain.telemetry import Event
-from kiebot_core.domain.texts import Language
-from kiebot_core.domain.users import User
-from kiebot_pg.converter import (
+from kiebot_core.domain.json_values import (
     dump_object,
     dump_strings,
     dump_value,
@@ -37,6 +31,12 @@ from kiebot_pg.converter import (
     load_strings,
     load_value,
 )
+from kiebot_core.domain.ledger import AccountKind, Balance, Entry, LedgerKind, LedgerTransaction
+from kiebot_core.domain.payments import Payment, PaymentState
+from kiebot_core.domain.reasons import ReasonCode
+from kiebot_core.domain.telemetry import Event
+from kiebot_core.domain.texts import Language
+from kiebot_core.domain.users import User
 
 
 def user_values(user: User) -> tuple[object, ...]:

@@ -10,7 +10,7 @@ from typing import TypeAlias
 
 import aiosqlite
 
-from kiebot_core.domain.errors import StorageUnavailableError
+from kiebot_core.domain.errors import StorageUnavailableError, UnavailableWhen
 from kiebot_sqlite.errors import is_unavailable
 
 SqlitePath: TypeAlias = str | os.PathLike[str]
@@ -40,15 +40,11 @@ async def connect(path: SqlitePath, *, busy_timeout: timedelta) -> aiosqlite.Con
         raise StorageUnavailableError(
             f"SQLite {sqlite3.sqlite_version} is too old; kiebot needs 3.37 or newer"
         )
-    try:
+    with UnavailableWhen(is_unavailable):
         # Opened once in a plain thread first: when aiosqlite fails to connect it leaves its
         # worker thread to report to an event loop that may be gone by then.
         await asyncio.to_thread(_probe, Path(path))
         connection = await aiosqlite.connect(Path(path), isolation_level=None)
-    except Exception as error:
-        if is_unavailable(error):
-            raise StorageUnavailableError(f"{type(error).__name__}: {error}") from error
-        raise
     try:
         connection.row_factory = sqlite3.Row
         await connection.execute(

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from kiebot_core.domain.errors import DuplicateError, StaleWriteError, StorageUnavailableError
+from kiebot_core.domain.errors import DuplicateError, StaleWriteError, UnavailableWhen
 
 _DUPLICATE = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
 _CONFLICT = frozenset({"SQLITE_CONSTRAINT_CHECK"})
@@ -51,16 +51,13 @@ def translated(entity: str, entity_id: object) -> Iterator[None]:
         StaleWriteError: A check constraint refused it.
         StorageUnavailableError: The database is busy, locked or cannot be read or written.
     """
-    try:
-        yield
-    except sqlite3.IntegrityError as error:
-        name = getattr(error, "sqlite_errorname", "")
-        if name in _DUPLICATE:
-            raise DuplicateError(entity, str(entity_id)) from error
-        if name in _CONFLICT:
-            raise StaleWriteError(entity, str(entity_id)) from error
-        raise
-    except Exception as error:
-        if is_unavailable(error):
-            raise StorageUnavailableError(f"{type(error).__name__}: {error}") from error
-        raise
+    with UnavailableWhen(is_unavailable):
+        try:
+            yield
+        except sqlite3.IntegrityError as error:
+            name = getattr(error, "sqlite_errorname", "")
+            if name in _DUPLICATE:
+                raise DuplicateError(entity, str(entity_id)) from error
+            if name in _CONFLICT:
+                raise StaleWriteError(entity, str(entity_id)) from error
+            raise

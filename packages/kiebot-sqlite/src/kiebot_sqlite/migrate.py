@@ -2,35 +2,42 @@
 
 Migrations are the numbered files in ``kiebot_sqlite/migrations`` (``0001_initial.sql``, …),
 applied in order in one transaction begun with ``BEGIN IMMEDIATE``: SQLite's write lock makes a
-second process starting at the same time wait, then find nothing pending. A file that was
-applied must never change (its checksum is compared), and no file may destroy data
-(``DROP TABLE``, ``DROP COLUMN``, ``TRUNCATE``…).
+second process starting at the same time wait, then find nothing pending. The rules for the
+files (a file that was applied must never change, no file may destroy data) are
+``kiebot_core.domain.migrations``.
 """
 
 import asyncio
-import hashlib
-import importlib.resources
-import re
 import sqlite3
 from pathlib import Path
 
 import aiosqlite
-import attrs
 
-from kiebot_core.domain.errors import StorageUnavailableError
+from kiebot_core.domain.errors import UnavailableWhen
+from kiebot_core.domain.migrations import (
+    AppliedMigration,
+    Migration,
+    MigrationError,
+    destructive_statements,
+    pending,
+    shipped_migrations,
+    status_of,
+    without_comments,
+)
 from kiebot_sqlite.connection import SqlitePath, connect, execute, fetch_all
 from kiebot_sqlite.errors import is_unavailable
 from kiebot_sqlite.uow import BUSY_TIMEOUT
 
-_FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<title>[a-z0-9_]+)\.sql$")
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
-_DESTRUCTIVE = re.compile(
-    r"\bDROP\s+(?:TABLE|COLUMN|SCHEMA|DATABASE|OWNED)\b"
-    r"|\bTRUNCATE\b(?!\s+ON\b)"
-    r"|\bALTER\s+TABLE\b[^;]*?\bDROP\s+(?!CONSTRAINT\b|DEFAULT\b|NOT\s+NULL\b|IDENTITY\b"
-    r"|EXPRESSION\b)",
-    re.IGNORECASE,
-)
+__all__ = [
+    "Migration",
+    "MigrationError",
+    "destructive_statements",
+    "migrate",
+    "migrations",
+    "statements",
+    "status",
+]
+
 _BOOTSTRAP = """
     CREATE TABLE IF NOT EXISTS schema_migrations (
         version    INTEGER PRIMARY KEY,
@@ -41,42 +48,23 @@ _BOOTSTRAP = """
 """
 
 
-class MigrationError(RuntimeError):
-    """The migrations or the database's record of them cannot be trusted."""
+def statements(migration: Migration) -> list[str]:
+    """The statements of ``migration``'s file, one by one (a trigger body stays whole).
 
-
-@attrs.frozen
-class Migration:
-    """One numbered migration file."""
-
-    version: int
-    name: str
-    """The file name without ``.sql``: ``0001_initial``."""
-    sql: str
-
-    @property
-    def checksum(self) -> str:
-        """SHA-256 of the file's text, recorded when it is applied."""
-        return hashlib.sha256(self.sql.encode()).hexdigest()
-
-    def statements(self) -> list[str]:
-        """The file's statements, one by one (a trigger body stays whole)."""
-        found: list[str] = []
-        pending = ""
-        for line in self.sql.splitlines(keepends=True):
-            pending += line
-            if sqlite3.complete_statement(pending):
-                if statement := pending.strip():
-                    found.append(statement)
-                pending = ""
-        if _COMMENTS.sub("", pending).strip():
-            raise MigrationError(f"{self.name} ends with an unfinished statement")
-        return found
-
-
-def destructive_statements(sql: str) -> list[str]:
-    """The fragments of ``sql`` that would destroy data; empty for a forward-only migration."""
-    return [match.group(0) for match in _DESTRUCTIVE.finditer(_COMMENTS.sub(" ", sql))]
+    Raises:
+        MigrationError: The file ends with an unfinished statement.
+    """
+    found: list[str] = []
+    unfinished = ""
+    for line in migration.sql.splitlines(keepends=True):
+        unfinished += line
+        if sqlite3.complete_statement(unfinished):
+            if statement := unfinished.strip():
+                found.append(statement)
+            unfinished = ""
+    if without_comments(unfinished).strip():
+        raise MigrationError(f"{migration.name} ends with an unfinished statement")
+    return found
 
 
 def migrations() -> list[Migration]:
@@ -85,39 +73,14 @@ def migrations() -> list[Migration]:
     Raises:
         MigrationError: A file is misnamed, two share a number, or one destroys data.
     """
-    found: dict[int, Migration] = {}
-    folder = importlib.resources.files("kiebot_sqlite") / "migrations"
-    for entry in folder.iterdir():
-        if not entry.name.endswith(".sql"):
-            continue
-        match = _FILE_NAME.match(entry.name)
-        if match is None:
-            raise MigrationError(f"migration file {entry.name} is not named NNNN_title.sql")
-        migration = Migration(
-            version=int(match["version"]),
-            name=entry.name.removesuffix(".sql"),
-            sql=entry.read_text(encoding="utf-8"),
-        )
-        if migration.version in found:
-            raise MigrationError(f"two migrations are numbered {migration.version}")
-        if problems := destructive_statements(migration.sql):
-            raise MigrationError(f"{entry.name} destroys data: {problems}")
-        found[migration.version] = migration
-    return [found[version] for version in sorted(found)]
+    return shipped_migrations("kiebot_sqlite")
 
 
-async def _recorded(connection: aiosqlite.Connection) -> dict[int, sqlite3.Row]:
+async def _recorded(connection: aiosqlite.Connection) -> dict[int, AppliedMigration]:
     rows = await fetch_all(
         connection, "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
     )
-    return {row["version"]: row for row in rows}
-
-
-def _verify(known: list[Migration], recorded: dict[int, sqlite3.Row]) -> None:
-    for migration in known:
-        row = recorded.get(migration.version)
-        if row is not None and row["checksum"] != migration.checksum:
-            raise MigrationError(f"{migration.name} changed after it was applied")
+    return {row["version"]: AppliedMigration(*row) for row in rows}
 
 
 async def _lock_in_wal(connection: aiosqlite.Connection) -> None:
@@ -143,13 +106,9 @@ async def _apply(connection: aiosqlite.Connection, known: list[Migration]) -> li
     await _lock_in_wal(connection)
     try:
         await connection.execute(_BOOTSTRAP)
-        recorded = await _recorded(connection)
-        _verify(known, recorded)
         applied: list[str] = []
-        for migration in known:
-            if migration.version in recorded:
-                continue
-            for statement in migration.statements():
+        for migration in pending(known, await _recorded(connection)):
+            for statement in statements(migration):
                 await connection.execute(statement)
             await execute(
                 connection,
@@ -179,17 +138,12 @@ async def migrate(path: SqlitePath) -> list[str]:
         StorageUnavailableError: The file cannot be opened or stays locked.
     """
     known = migrations()
-    try:
+    with UnavailableWhen(is_unavailable):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise StorageUnavailableError(f"{type(error).__name__}: {error}") from error
     connection = await connect(path, busy_timeout=BUSY_TIMEOUT)
     try:
-        return await _apply(connection, known)
-    except Exception as error:
-        if is_unavailable(error):
-            raise StorageUnavailableError(f"{type(error).__name__}: {error}") from error
-        raise
+        with UnavailableWhen(is_unavailable):
+            return await _apply(connection, known)
     finally:
         await connection.close()
 
@@ -209,24 +163,18 @@ async def status(path: SqlitePath) -> tuple[list[str], list[str]]:
         StorageUnavailableError: The file cannot be read.
     """
     known = migrations()
-    recorded: dict[int, sqlite3.Row] = {}
+    recorded: dict[int, AppliedMigration] = {}
     if await asyncio.to_thread(Path(path).exists):
         connection = await connect(path, busy_timeout=BUSY_TIMEOUT)
         try:
-            exists = await fetch_all(
-                connection,
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
-                ("schema_migrations",),
-            )
-            if exists:
-                recorded = await _recorded(connection)
-        except Exception as error:
-            if is_unavailable(error):
-                raise StorageUnavailableError(f"{type(error).__name__}: {error}") from error
-            raise
+            with UnavailableWhen(is_unavailable):
+                exists = await fetch_all(
+                    connection,
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
+                    ("schema_migrations",),
+                )
+                if exists:
+                    recorded = await _recorded(connection)
         finally:
             await connection.close()
-    _verify(known, recorded)
-    applied = [row["name"] for row in recorded.values()]
-    pending = [migration.name for migration in known if migration.version not in recorded]
-    return applied, pending
+    return status_of(known, recorded)

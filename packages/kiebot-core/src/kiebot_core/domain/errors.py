@@ -10,6 +10,8 @@ KiebotError                       reason: a ReasonCode
 └── SettingsError                 a required setting is missing or malformed
 """
 
+from collections.abc import Callable
+from types import TracebackType
 from typing import ClassVar
 
 import attrs
@@ -67,6 +69,35 @@ class StorageUnavailableError(KiebotError):
 
     reason: ClassVar[ReasonCode] = ReasonCode.STORAGE_ERROR
     detail: str
+
+
+@attrs.frozen
+class UnavailableWhen:
+    """A ``with`` block re-raising a failure that means the store is unreachable.
+
+    A storage adapter wraps its driver calls in ``with UnavailableWhen(is_unavailable):``; an
+    ``Exception`` raised inside for which ``is_unavailable`` is true leaves the block as a
+    ``StorageUnavailableError`` (``"<type name>: <message>"``, caused by the failure). Anything
+    else leaves it unchanged.
+
+    Args:
+        is_unavailable: The adapter's test: true when a failure means the store cannot be
+            reached or used right now (a lost connection, a locked file).
+    """
+
+    is_unavailable: Callable[[BaseException], bool]
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, Exception) and self.is_unavailable(exc):
+            raise StorageUnavailableError(f"{type(exc).__name__}: {exc}") from exc
 
 
 @attrs.frozen

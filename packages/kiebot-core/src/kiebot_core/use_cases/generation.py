@@ -448,20 +448,39 @@ async def run_job(pipeline: Pipeline, job: Job) -> JobOutcome:
     return await _fail_now(pipeline, generation, ReasonCode.INTERNAL_ERROR, repr(failure))
 
 
-async def run_due_jobs(pipeline: Pipeline, *, limit: int = 10) -> int:
-    """Claim up to ``limit`` due jobs, run them, and record each outcome; return how many ran."""
-    async with pipeline.uow() as uow:
-        jobs = await uow.jobs.claim(limit=limit)
-        await uow.commit()
-    for job in jobs:
-        outcome = await run_job(pipeline, job)
+async def _hand_back(pipeline: Pipeline, jobs: list[Job]) -> None:
+    with suppress(Exception):
         async with pipeline.uow() as uow:
-            match outcome:
-                case Done():
-                    await uow.jobs.complete(job.id)
-                case RunAgainAt(at):
-                    await uow.jobs.retry(job.id, at)
+            for job in jobs:
+                await uow.jobs.retry(job.id, pipeline.clock.now())
             await uow.commit()
+
+
+async def run_due_jobs(pipeline: Pipeline, *, limit: int = 10) -> int:
+    """Claim up to ``limit`` due jobs, run them, and record each outcome; return how many ran.
+
+    Interrupted (Ctrl-C, shutdown), it hands the claims it has not finished back at once
+    instead of leaving them until their claims time out.
+    """
+    jobs: list[Job] = []
+    finished = 0
+    try:
+        async with pipeline.uow() as uow:
+            jobs = await uow.jobs.claim(limit=limit)
+            await uow.commit()
+        for job in jobs:
+            outcome = await run_job(pipeline, job)
+            async with pipeline.uow() as uow:
+                match outcome:
+                    case Done():
+                        await uow.jobs.complete(job.id)
+                    case RunAgainAt(at):
+                        await uow.jobs.retry(job.id, at)
+                await uow.commit()
+            finished += 1
+    except BaseException:
+        await _hand_back(pipeline, jobs[finished:])
+        raise
     return len(jobs)
 
 

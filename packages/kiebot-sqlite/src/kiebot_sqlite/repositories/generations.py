@@ -6,9 +6,9 @@ import attrs
 from kiebot_core.domain.errors import DuplicateError, NotFoundError, StaleWriteError
 from kiebot_core.domain.generation import Generation, GenerationState
 from kiebot_core.domain.ids import GenerationId, ProviderTaskId, UserId
+from kiebot_core.domain.json_values import dump_strings
 from kiebot_core.ports.storage import GenerationRepository
 from kiebot_sqlite.connection import execute, fetch_all, fetch_one
-from kiebot_sqlite.converter import dump_strings
 from kiebot_sqlite.errors import translated
 from kiebot_sqlite.rows import generation_from_row, generation_values
 
