@@ -202,3 +202,18 @@ async def test_unfinished_lists_live_generations_oldest_first(uow: Store) -> Non
     async with uow() as tx:
         live = await tx.generations.unfinished()
     assert [g.id for g in live] == ["gen_7", "gen_5", "gen_3", "gen_1"]
+
+
+async def test_unfinished_of_one_user_leaves_out_the_others(uow: Store) -> None:
+    now = uow.now()
+    await add(
+        uow,
+        make_generation("gen_a", at=now, state=GenerationState.RUNNING, user_id=1),
+        make_generation("gen_b", at=now, state=GenerationState.PENDING, user_id=2),
+        make_generation("gen_c", at=now, state=GenerationState.FAILED, user_id=1),
+    )
+    async with uow() as tx:
+        mine = await tx.generations.unfinished(user_id=UserId(1))
+        everyone = await tx.generations.unfinished()
+    assert [g.id for g in mine] == ["gen_a"]
+    assert {g.id for g in everyone} == {"gen_a", "gen_b"}

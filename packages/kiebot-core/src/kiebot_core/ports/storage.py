@@ -74,8 +74,11 @@ class GenerationRepository(Protocol):
         """The user's generations, newest first; ``search`` matches model id or prompt text."""
         ...
 
-    async def unfinished(self) -> list[Generation]:
-        """Every generation not in a terminal state, oldest first (for resume at start-up)."""
+    async def unfinished(self, *, user_id: UserId | None = None) -> list[Generation]:
+        """Generations not in a terminal state, oldest first.
+
+        Every user's (to resume at start-up), or only ``user_id``'s (the concurrency limit).
+        """
         ...
 
 

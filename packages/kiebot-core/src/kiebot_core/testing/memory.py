@@ -153,8 +153,12 @@ class MemoryGenerationRepository(GenerationRepository):
         found.sort(key=lambda g: (g.created_at, g.id), reverse=True)
         return found[:limit]
 
-    async def unfinished(self) -> list[Generation]:
-        live = [g for g in self._state.generations.values() if not g.state.is_terminal]
+    async def unfinished(self, *, user_id: UserId | None = None) -> list[Generation]:
+        live = [
+            g
+            for g in self._state.generations.values()
+            if not g.state.is_terminal and user_id in {None, g.user_id}
+        ]
         return sorted(live, key=lambda g: (g.created_at, g.id))
 
 

@@ -177,7 +177,7 @@ async def start_generation(
         user = await uow.users.get(command.user_id)
         if user is not None and user.is_banned:
             return Rejected(ReasonCode.BANNED)
-        running = [g for g in await uow.generations.unfinished() if g.user_id == command.user_id]
+        running = await uow.generations.unfinished(user_id=command.user_id)
         if len(running) >= settings.max_concurrent:
             return Rejected(ReasonCode.TOO_MANY_GENERATIONS, detail=f"{len(running)} running")
         held = 0

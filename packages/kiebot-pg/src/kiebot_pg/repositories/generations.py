@@ -42,6 +42,10 @@ _FOR_USER = """
 _UNFINISHED = """
     SELECT * FROM generations WHERE state <> ALL($1::text[]) ORDER BY created_at, id
 """
+_UNFINISHED_OF_USER = """
+    SELECT * FROM generations WHERE user_id = $2 AND state <> ALL($1::text[])
+    ORDER BY created_at, id
+"""
 _TERMINAL = [state.value for state in GenerationState if state.is_terminal]
 
 
@@ -107,7 +111,10 @@ class PgGenerationRepository(GenerationRepository):
             rows = await self._connection.fetch(_FOR_USER, user_id, needle, max(limit, 0))
         return [generation_from_row(row) for row in rows]
 
-    async def unfinished(self) -> list[Generation]:
+    async def unfinished(self, *, user_id: UserId | None = None) -> list[Generation]:
         with translated("generation", "unfinished"):
-            rows = await self._connection.fetch(_UNFINISHED, _TERMINAL)
+            if user_id is None:
+                rows = await self._connection.fetch(_UNFINISHED, _TERMINAL)
+            else:
+                rows = await self._connection.fetch(_UNFINISHED_OF_USER, _TERMINAL, user_id)
         return [generation_from_row(row) for row in rows]

@@ -40,6 +40,11 @@ _UNFINISHED = """
     WHERE state NOT IN (SELECT value FROM json_each(?))
     ORDER BY created_at, id
 """
+_UNFINISHED_OF_USER = """
+    SELECT * FROM generations
+    WHERE user_id = ? AND state NOT IN (SELECT value FROM json_each(?))
+    ORDER BY created_at, id
+"""
 _TERMINAL = dump_strings(tuple(state.value for state in GenerationState if state.is_terminal))
 
 
@@ -97,7 +102,10 @@ class SqliteGenerationRepository(GenerationRepository):
             rows = await fetch_all(self._connection, _FOR_USER, (user_id, needle, max(limit, 0)))
         return [generation_from_row(row) for row in rows]
 
-    async def unfinished(self) -> list[Generation]:
+    async def unfinished(self, *, user_id: UserId | None = None) -> list[Generation]:
         with translated("generation", "unfinished"):
-            rows = await fetch_all(self._connection, _UNFINISHED, (_TERMINAL,))
+            if user_id is None:
+                rows = await fetch_all(self._connection, _UNFINISHED, (_TERMINAL,))
+            else:
+                rows = await fetch_all(self._connection, _UNFINISHED_OF_USER, (user_id, _TERMINAL))
         return [generation_from_row(row) for row in rows]
