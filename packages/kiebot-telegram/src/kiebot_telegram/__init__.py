@@ -1,1 +1,1 @@
-"""The aiogram adapter: routers, rendering and texts (issue: the Telegram bot)."""
+"""The aiogram adapter: routers, rendering, texts, FSM storage and result delivery."""

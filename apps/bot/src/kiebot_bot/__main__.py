@@ -1,0 +1,114 @@
+"""``kiebot-bot [--polling | --webhook] [--no-migrate]``: the Telegram bot's entry point."""
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from kiebot_bot.runtime import run_polling
+from kiebot_bot.settings import BotSettings, Mode, load_settings
+from kiebot_bot.wiring import MigrationsPendingError, open_runtime
+from kiebot_core.domain.errors import SettingsError, StorageUnavailableError
+from kiebot_telegram.middlewares import CorrelationLogFilter
+
+_log = logging.getLogger("kiebot_bot")
+
+EXIT_CONFIG = 2
+SANDBOX_BANNER = (
+    "KIE SANDBOX: no KIE_API_KEY is set, so generations run against the built-in KIE "
+    "sandbox on loopback. Results are placeholders; never sell them. Set KIE_API_KEY for KIE."
+)
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces every secret in a log record's text with ``***``."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self._secrets = [secret for secret in secrets if secret]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(secret in text for secret in self._secrets):
+            for secret in self._secrets:
+                text = text.replace(secret, "***")
+            record.msg, record.args = text, ()
+        return True
+
+
+def configure_logging(secrets: Sequence[str], level: int = logging.INFO) -> None:
+    """One line per record with the correlation id; secrets redacted."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s")
+    )
+    handler.addFilter(CorrelationLogFilter())
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kiebot-bot", description="The kiebot Telegram bot.")
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--polling", action="store_true", help="long polling (the default)")
+    modes.add_argument("--webhook", action="store_true", help="webhook mode (not available yet)")
+    parser.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="refuse to start on an old schema instead of applying migrations",
+    )
+    return parser.parse_args(argv)
+
+
+async def serve(settings: BotSettings, *, migrate: bool) -> None:
+    """Run the bot until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if settings.use_sandbox:
+        _log.warning(SANDBOX_BANNER)
+    async with open_runtime(settings, migrate=migrate) as runtime:
+        await run_polling(runtime, stop)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    mode = Mode.WEBHOOK if args.webhook else Mode.POLLING
+    if mode is Mode.WEBHOOK:
+        _say("kiebot-bot: --webhook is not available yet; use --polling")
+        return EXIT_CONFIG
+    try:
+        settings = load_settings(os.environ, mode)
+    except SettingsError as error:
+        _say(f"kiebot-bot: {error.variable} {error.problem}")
+        return EXIT_CONFIG
+    configure_logging(settings.secrets)
+    if settings.use_sandbox:
+        _say(f"kiebot-bot: {SANDBOX_BANNER}")
+    try:
+        asyncio.run(serve(settings, migrate=not args.no_migrate))
+    except SettingsError as error:
+        _say(f"kiebot-bot: {error.variable} {error.problem}")
+        return EXIT_CONFIG
+    except MigrationsPendingError as error:
+        _say(f"kiebot-bot: {error}; run without --no-migrate")
+        return EXIT_CONFIG
+    except StorageUnavailableError as error:
+        _say(f"kiebot-bot: DATABASE_URL cannot be reached ({error.detail})")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The bot's HTTP server: ``/healthz``, ``/readyz`` and the KIE callback route."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import attrs
+from aiohttp import web
+
+from kiebot_bot.wiring import BotRuntime
+from kiebot_core.domain.ids import UserId
+from kiebot_core.use_cases.generation import on_provider_callback
+from kiebot_kie.callbacks import verify_callback
+from kiebot_kie.errors import KieCallbackError
+
+_log = logging.getLogger(__name__)
+
+DATABASE_CHECK_TIMEOUT_S = 2.0
+
+
+@attrs.define
+class Readiness:
+    """What ``/readyz`` reports besides the database."""
+
+    polling: bool = False
+    """True once the update loop runs."""
+    leader: bool = True
+    """Polling mode runs one instance, which does all singleton work (no lease yet)."""
+
+
+async def database_ok(runtime: BotRuntime) -> bool:
+    """True when a unit of work can read from the database within the timeout."""
+    try:
+        async with asyncio.timeout(DATABASE_CHECK_TIMEOUT_S), runtime.store() as uow:
+            await uow.users.get(UserId(0))
+    except Exception as error:  # noqa: BLE001  # any failure means "not ready"
+        _log.warning("readiness: database check failed: %s", type(error).__name__)
+        return False
+    return True
+
+
+def make_app(runtime: BotRuntime, readiness: Readiness) -> web.Application:
+    """The aiohttp application of the bot's HTTP endpoints."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def readyz(_: web.Request) -> web.Response:
+        database = await database_ok(runtime)
+        ready = database and readiness.polling
+        body = {
+            "ready": ready,
+            "database": database,
+            "leader": readiness.leader,
+            "polling": readiness.polling,
+            "mode": runtime.settings.mode.value,
+            "sandbox": runtime.settings.use_sandbox,
+        }
+        return web.json_response(body, status=200 if ready else 503)
+
+    async def kie_callback(request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            task_id = verify_callback(
+                body, request.headers, hmac_key=runtime.settings.kie_callback_hmac_key
+            )
+        except KieCallbackError as error:
+            _log.warning("KIE callback refused: %s", error)
+            return web.json_response({"ok": False}, status=401)
+        known = await on_provider_callback(runtime.pipeline, task_id)
+        return web.json_response({"ok": True, "known": known})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_post("/kie/callback", kie_callback)
+    return app
+
+
+@asynccontextmanager
+async def serve_http(
+    runtime: BotRuntime, readiness: Readiness, host: str, port: int
+) -> AsyncIterator[int]:
+    """Serve the endpoints on ``host:port`` (0: any free port) for the block; yields the port."""
+    runner = web.AppRunner(make_app(runtime, readiness), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+        server = site._server  # noqa: SLF001  # aiohttp exposes the bound port only here
+        sockets = getattr(server, "sockets", None) or []
+        bound = sockets[0].getsockname()[1] if sockets else port
+        _log.info("HTTP on %s:%s (/healthz, /readyz)", host, bound)
+        yield bound
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,92 @@
+"""Running the composed bot: long polling, the job loop and the HTTP endpoints, until stopped."""
+
+import asyncio
+import contextlib
+import logging
+
+from kiebot_bot.health import Readiness, serve_http
+from kiebot_bot.wiring import BotRuntime
+from kiebot_core.use_cases.generation import resume_unfinished, run_due_jobs
+from kiebot_telegram.dispatcher import set_commands
+
+_log = logging.getLogger(__name__)
+
+JOB_BATCH = 20
+"""Jobs claimed per round of the job loop."""
+TASKS_LIMIT = 64
+"""Updates handled at once in polling mode."""
+
+
+async def job_loop(runtime: BotRuntime, interval_s: float) -> None:
+    """Run due pipeline jobs and refresh status messages, forever; idle rounds sleep."""
+    while True:
+        try:
+            ran = await run_due_jobs(runtime.pipeline, limit=JOB_BATCH)
+            await runtime.board.refresh()
+        except Exception:  # noqa: BLE001  # the loop must outlive any one failing round
+            _log.exception("job loop round failed")
+            ran = 0
+        if ran == 0:
+            await asyncio.sleep(interval_s)
+
+
+async def start_up(runtime: BotRuntime) -> None:
+    """Before polling: unfinished generations get their jobs back, the command menu is set."""
+    queued = await resume_unfinished(runtime.pipeline)
+    if queued:
+        _log.info("resumed %d unfinished generations", queued)
+    await runtime.bot.delete_webhook(drop_pending_updates=False)
+    await set_commands(runtime.bot)
+
+
+async def run_polling(
+    runtime: BotRuntime,
+    stop: asyncio.Event,
+    *,
+    handle_as_tasks: bool = True,
+    job_interval_s: float = 0.5,
+    polling_timeout_s: int = 10,
+    http_port: int | None = None,
+    ready: "asyncio.Future[int] | None" = None,
+) -> None:
+    """Poll Telegram and run jobs until ``stop`` is set (or either loop fails).
+
+    ``http_port`` overrides ``PORT`` (0: any free port); ``ready`` gets the HTTP port once
+    polling runs.
+    """
+    settings = runtime.settings
+    readiness = Readiness()
+    port = settings.port if http_port is None else http_port
+    async with serve_http(runtime, readiness, settings.host, port) as bound:
+        await start_up(runtime)
+        dispatcher = runtime.dispatcher
+        polling = asyncio.create_task(
+            dispatcher.start_polling(
+                runtime.bot,
+                handle_signals=False,
+                close_bot_session=False,
+                handle_as_tasks=handle_as_tasks,
+                tasks_concurrency_limit=TASKS_LIMIT if handle_as_tasks else None,
+                polling_timeout=polling_timeout_s,
+            ),
+            name="kiebot-polling",
+        )
+        jobs = asyncio.create_task(job_loop(runtime, job_interval_s), name="kiebot-jobs")
+        stopped = asyncio.create_task(stop.wait(), name="kiebot-stop")
+        readiness.polling = True
+        if ready is not None and not ready.done():
+            ready.set_result(bound)
+        _log.info("polling started")
+        done, _ = await asyncio.wait({polling, jobs, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        readiness.polling = False
+        if not polling.done():
+            with contextlib.suppress(RuntimeError):
+                await dispatcher.stop_polling()
+        for task in (polling, jobs, stopped):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(polling, jobs, stopped, return_exceptions=True)
+        for task in (polling, jobs):
+            if task in done and not task.cancelled() and (error := task.exception()) is not None:
+                raise error
+        _log.info("polling stopped")

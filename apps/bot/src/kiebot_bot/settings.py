@@ -1,0 +1,165 @@
+"""The bot's settings, read once from the environment into a frozen value (secrets hidden)."""
+
+import enum
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+import attrs
+
+from kiebot_core.domain.errors import SettingsError
+from kiebot_core.domain.generation import Deadlines
+from kiebot_core.domain.pricing import PriceSettings
+from kiebot_core.domain.settings import price_settings_from_env
+
+DEFAULT_KIE_BASE_URL = "https://api.kie.ai"
+DEFAULT_KIE_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
+_DURATION = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+class Mode(enum.StrEnum):
+    """How the bot receives updates."""
+
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+@attrs.frozen(kw_only=True)
+class BotSettings:
+    """Everything ``kiebot-bot`` reads from the environment."""
+
+    mode: Mode = Mode.POLLING
+    telegram_bot_token: str = attrs.field(repr=False)
+    telegram_api_base: str | None = None
+    """Any Bot API server (``TELEGRAM_API_BASE``); None: the public one."""
+    database_url: str = attrs.field(repr=False)
+    kie_api_key: str | None = attrs.field(default=None, repr=False)
+    kie_base_url: str = DEFAULT_KIE_BASE_URL
+    kie_upload_base_url: str = DEFAULT_KIE_UPLOAD_BASE_URL
+    kie_callback_hmac_key: str | None = attrs.field(default=None, repr=False)
+    use_sandbox: bool = False
+    sandbox_dir: Path | None = None
+    sandbox_fast: bool = False
+    public_base_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    prices: PriceSettings = attrs.Factory(PriceSettings)
+    deadlines: Deadlines = attrs.Factory(Deadlines)
+    welcome_stars: int = 0
+    max_concurrent: int = 3
+    admin_ids: frozenset[int] = frozenset()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a log line."""
+        values = (self.telegram_bot_token, self.kie_api_key, self.kie_callback_hmac_key)
+        found = [value for value in values if value]
+        password = re.search(r"://[^:/@]+:([^@]+)@", self.database_url)
+        if password:
+            found.append(password.group(1))
+        return tuple(found)
+
+    @property
+    def callback_url(self) -> str | None:
+        """Where KIE posts task callbacks (needs ``PUBLIC_BASE_URL``)."""
+        if not self.public_base_url:
+            return None
+        return self.public_base_url.rstrip("/") + "/kie/callback"
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = (env.get(name) or "").strip()
+    if not value:
+        raise SettingsError(name, "is not set")
+    return value
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    return (env.get(name) or "").strip() or None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise SettingsError(name, f"expected 1 or 0, got {raw!r}")
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"expected a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(name, f"must be at least {minimum}")
+    return value
+
+
+def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    raw = env.get(name) or ""
+    if not raw.strip():
+        return default
+    match = _DURATION.match(raw)
+    if match is None or int(match.group(1)) == 0:
+        raise SettingsError(name, f"expected a duration like 15m, 900s or 1h, got {raw!r}")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def _admins(env: Mapping[str, str]) -> frozenset[int]:
+    raw = env.get("ADMIN_IDS") or ""
+    try:
+        return frozenset(int(part) for part in re.split(r"[,\s]+", raw.strip()) if part)
+    except ValueError:
+        raise SettingsError(
+            "ADMIN_IDS", "expected Telegram user ids separated by commas"
+        ) from None
+
+
+def load_settings(env: Mapping[str, str], mode: Mode = Mode.POLLING) -> BotSettings:
+    """Read the settings; raises ``SettingsError`` naming the first missing or bad variable.
+
+    The KIE sandbox is used with ``KIEBOT_SANDBOX=1``, and in polling mode whenever
+    ``KIE_API_KEY`` is unset.
+    """
+    token = _required(env, "TELEGRAM_BOT_TOKEN")
+    database_url = _required(env, "DATABASE_URL")
+    kie_api_key = _optional(env, "KIE_API_KEY")
+    use_sandbox = _flag(env, "KIEBOT_SANDBOX") or (mode is Mode.POLLING and kie_api_key is None)
+    if mode is Mode.WEBHOOK and not use_sandbox and kie_api_key is None:
+        raise SettingsError("KIE_API_KEY", "is not set (required in webhook mode)")
+    home = _optional(env, "KIEBOT_HOME")
+    defaults = Deadlines()
+    return BotSettings(
+        mode=mode,
+        telegram_bot_token=token,
+        telegram_api_base=_optional(env, "TELEGRAM_API_BASE"),
+        database_url=database_url,
+        kie_api_key=kie_api_key,
+        kie_base_url=_optional(env, "KIE_BASE_URL") or DEFAULT_KIE_BASE_URL,
+        kie_upload_base_url=_optional(env, "KIE_UPLOAD_BASE_URL") or DEFAULT_KIE_UPLOAD_BASE_URL,
+        kie_callback_hmac_key=_optional(env, "KIE_CALLBACK_HMAC_KEY"),
+        use_sandbox=use_sandbox,
+        sandbox_dir=Path(home).expanduser() / "sandbox" if home else None,
+        sandbox_fast=_flag(env, "KIEBOT_SANDBOX_FAST"),
+        public_base_url=_optional(env, "PUBLIC_BASE_URL"),
+        host=_optional(env, "HOST") or ("127.0.0.1" if mode is Mode.POLLING else "0.0.0.0"),  # noqa: S104  # webhook mode serves the world
+        port=_integer(env, "PORT", 8080, minimum=0),
+        prices=price_settings_from_env(env),
+        deadlines=Deadlines(
+            image=_duration(env, "KIEBOT_DEADLINE_IMAGE", defaults.image),
+            video=_duration(env, "KIEBOT_DEADLINE_VIDEO", defaults.video),
+            audio=_duration(env, "KIEBOT_DEADLINE_AUDIO", defaults.audio),
+        ),
+        welcome_stars=_integer(env, "KIEBOT_WELCOME_STARS", 0),
+        max_concurrent=_integer(env, "KIEBOT_USER_CONCURRENT_GENERATIONS", 3, minimum=1),
+        admin_ids=_admins(env),
+    )

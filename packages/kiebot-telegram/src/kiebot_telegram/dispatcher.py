@@ -1,0 +1,91 @@
+"""Assembling the Telegram side: the bot's session, the dispatcher, the command menu."""
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand
+
+from kiebot_core.domain.texts import Language
+from kiebot_telegram.middlewares import (
+    CorrelationMiddleware,
+    NoSilenceMiddleware,
+    UserMiddleware,
+    install_session_middlewares,
+)
+from kiebot_telegram.routers import catalog, errors, fallback, generation, history, start, wizard
+from kiebot_telegram.services import BotServices
+from kiebot_telegram.storage import ConversationStorage
+from kiebot_telegram.texts import Msg, t
+
+COMMANDS = (
+    ("start", Msg.CMD_START),
+    ("help", Msg.CMD_HELP),
+    ("balance", Msg.CMD_BALANCE),
+    ("history", Msg.CMD_HISTORY),
+    ("settings", Msg.CMD_SETTINGS),
+    ("cancel", Msg.CMD_CANCEL),
+)
+
+
+def make_bot(token: str, api_base: str | None = None, *, timeout_s: float = 60.0) -> Bot:
+    """A Bot talking to ``api_base`` (any Bot API server; the public one by default).
+
+    It sends HTML, without link previews, and honours ``retry_after``. Raises
+    ``aiogram.utils.token.TokenValidationError`` for a malformed token.
+    """
+    server = TelegramAPIServer.from_base(api_base) if api_base else PRODUCTION
+    session = AiohttpSession(api=server, timeout=timeout_s)
+    bot = Bot(
+        token,
+        session=session,
+        default=DefaultBotProperties(
+            parse_mode=ParseMode.HTML,
+            link_preview_is_disabled=True,
+        ),
+    )
+    install_session_middlewares(bot)
+    return bot
+
+
+def build_dispatcher(
+    services: BotServices,
+    *,
+    storage: BaseStorage | None = None,
+    isolation: BaseEventIsolation | None = None,
+) -> Dispatcher:
+    """The dispatcher with every router and middleware; handlers get ``services`` by name.
+
+    FSM state goes to ``storage`` (by default the conversations of ``services.store``, so it
+    survives restarts). Updates of one chat are handled one at a time (``isolation``).
+    """
+    dispatcher = Dispatcher(
+        storage=storage or ConversationStorage(services.store),
+        events_isolation=isolation or SimpleEventIsolation(),
+    )
+    dispatcher["services"] = services
+    dispatcher.update.outer_middleware(CorrelationMiddleware(services))
+    dispatcher.update.outer_middleware(NoSilenceMiddleware())
+    dispatcher.update.outer_middleware(UserMiddleware(services))
+    # Order matters: every command (history's too) is matched before a wizard step takes
+    # free text as its answer, and the fallback router answers whatever is left.
+    dispatcher.include_routers(
+        *(
+            module.make_router()
+            for module in (errors, history, start, catalog, wizard, generation, fallback)
+        )
+    )
+    return dispatcher
+
+
+async def set_commands(bot: Bot) -> None:
+    """The command menu in every language (English is the default for other languages)."""
+    for language in Language:
+        commands = [
+            BotCommand(command=name, description=t(language, key)) for name, key in COMMANDS
+        ]
+        code = None if language is Language.EN else language.value
+        await bot.set_my_commands(commands, language_code=code)

@@ -1,0 +1,256 @@
+"""Update middlewares (correlation, "no silence", users) and session middlewares (retries).
+
+The session middlewares honour ``retry_after`` and trace the calls made for each update.
+
+Order on ``dp.update`` (outermost first): aiogram's errors, user-context and FSM middlewares,
+then :class:`CorrelationMiddleware`, :class:`NoSilenceMiddleware`, :class:`UserMiddleware`.
+The error boundary itself is an ``errors`` handler (``kiebot_telegram.routers.errors``).
+"""
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+import attrs
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import AnswerCallbackQuery, GetUpdates, TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types import TelegramObject, Update
+from aiogram.types import User as TelegramUser
+
+from kiebot_core.domain.errors import DuplicateError
+from kiebot_core.domain.ids import CorrelationId, UserId
+from kiebot_core.domain.ledger import grant
+from kiebot_core.domain.outcomes import Rejected
+from kiebot_core.domain.reasons import ReasonCode, reason_text
+from kiebot_core.domain.texts import language_for
+from kiebot_core.domain.users import User
+from kiebot_telegram.context import Context
+from kiebot_telegram.services import BotServices
+from kiebot_telegram.texts import Msg, t
+
+_log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+_correlation: ContextVar[str] = ContextVar("kiebot_correlation_id", default="-")
+
+
+def current_correlation_id() -> str:
+    """The correlation id of the update being handled in this task ("-" outside one)."""
+    return _correlation.get()
+
+
+class CorrelationLogFilter(logging.Filter):
+    """Adds ``correlation_id`` to every log record (install it on the handlers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Annotate ``record``; never drops it."""
+        record.correlation_id = _correlation.get()
+        return True
+
+
+@attrs.define
+class UpdateTrace:
+    """What the bot sent while handling one update."""
+
+    calls: int = 0
+    callback_answered: bool = False
+
+
+_trace: ContextVar[UpdateTrace | None] = ContextVar("kiebot_update_trace", default=None)
+
+
+class CorrelationMiddleware(BaseMiddleware):
+    """Gives each update a new correlation id (``data["correlation_id"]``) and logs it."""
+
+    def __init__(self, services: BotServices) -> None:
+        """Draw ids from ``services.ids``."""
+        self._services = services
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        """Run the handler under a fresh correlation id."""
+        correlation_id = CorrelationId(self._services.ids.new("cor"))
+        data["correlation_id"] = correlation_id
+        token = _correlation.set(correlation_id)
+        try:
+            if isinstance(event, Update):
+                _log.debug("update %s (%s)", event.update_id, event.event_type)
+            return await handler(event, data)
+        finally:
+            _correlation.reset(token)
+
+
+class NoSilenceMiddleware(BaseMiddleware):
+    """Nothing a user does stays without a reply.
+
+    After the handler, a callback query still unanswered is answered, and a message the bot
+    sent nothing for gets the menu hint.
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        """Run the handler, then make sure the user got an answer."""
+        trace = UpdateTrace()
+        data["trace"] = trace
+        token = _trace.set(trace)
+        try:
+            result = await handler(event, data)
+        finally:
+            _trace.reset(token)
+        if isinstance(event, Update):
+            await _ensure_answer(event, data, trace)
+        return result
+
+
+async def _ensure_answer(update: Update, data: dict[str, Any], trace: UpdateTrace) -> None:
+    bot: Bot = data["bot"]
+    user: User | None = data.get("user")
+    language = user.language if user is not None else language_for(None)
+    if update.callback_query is not None and not trace.callback_answered:
+        _log.warning("callback %s left unanswered; answering it", update.callback_query.data)
+        await bot.answer_callback_query(update.callback_query.id)
+    elif update.message is not None and trace.calls == 0:
+        _log.warning("message left without a reply; sending the menu hint")
+        await bot.send_message(update.message.chat.id, t(language, Msg.HINT_MENU))
+
+
+class UserMiddleware(BaseMiddleware):
+    """Registers the sender and puts ``user`` and ``ctx`` into the handler data.
+
+    A new user gets the language Telegram reports and the welcome grant; a banned user gets
+    only the ban text.
+    """
+
+    def __init__(self, services: BotServices) -> None:
+        """Register users in ``services.store``."""
+        self._services = services
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        """Load or register the sender, then run the handler."""
+        sender: TelegramUser | None = data.get("event_from_user")
+        if sender is None or sender.is_bot:
+            return await handler(event, data)
+        user, is_new = await register_user(self._services, sender)
+        data["user"] = user
+        data["ctx"] = Context(
+            bot=data["bot"],
+            services=self._services,
+            user=user,
+            fsm=data["state"],
+            correlation_id=data.get("correlation_id", CorrelationId("-")),
+            is_new_user=is_new,
+        )
+        if user.is_banned:
+            await _refuse_banned(event, data, user)
+            return None
+        return await handler(event, data)
+
+
+async def _refuse_banned(event: TelegramObject, data: dict[str, Any], user: User) -> None:
+    bot: Bot = data["bot"]
+    text = reason_text(ReasonCode.BANNED, user.language)
+    if isinstance(event, Update) and event.callback_query is not None:
+        await bot.answer_callback_query(event.callback_query.id, text=text, show_alert=True)
+    elif isinstance(event, Update) and event.message is not None:
+        await bot.send_message(event.message.chat.id, text)
+
+
+def welcome_reference(user_id: UserId) -> str:
+    """The ledger reference of a user's welcome grant (its idempotency key is derived from it)."""
+    return f"welcome:{user_id}"
+
+
+async def register_user(services: BotServices, sender: TelegramUser) -> tuple[User, bool]:
+    """The stored user for ``sender``, added (with the welcome grant) when new; and whether new.
+
+    The grant's key is derived from the user id, so it is given at most once.
+    """
+    user_id = UserId(sender.id)
+    async with services.store() as uow:
+        found = await uow.users.get(user_id)
+        if found is not None:
+            return found, False
+    user = User(
+        id=user_id,
+        language=language_for(sender.language_code),
+        created_at=services.clock.now(),
+    )
+    try:
+        async with services.store() as uow:
+            await uow.users.add(user)
+            if services.welcome_stars > 0:
+                planned = grant(user_id, services.welcome_stars, welcome_reference(user_id))
+                if not isinstance(planned, Rejected):
+                    await uow.ledger.append(planned)
+            await uow.commit()
+    except DuplicateError:
+        # Two first updates raced; the other one registered the user.
+        async with services.store() as uow:
+            found = await uow.users.get(user_id)
+        if found is None:
+            raise
+        return found, False
+    return user, True
+
+
+class RetryAfterMiddleware(BaseRequestMiddleware):
+    """Honours Telegram's ``retry_after`` on 429.
+
+    Waits exactly that long (+≤10 % jitter) and tries again, at most ``attempts`` times in
+    all; then the error goes to the caller.
+    """
+
+    def __init__(self, attempts: int = 3) -> None:
+        """Try each request at most ``attempts`` times."""
+        self._attempts = attempts
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        """Make the request, sleeping through flood control."""
+        attempt = 1
+        while True:
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as error:
+                if attempt >= self._attempts:
+                    raise
+                delay = error.retry_after * (1 + secrets.randbelow(100) / 1000)
+                _log.warning("%s: flood control, retrying in %.1f s", method.__api_method__, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+
+
+class TraceMiddleware(BaseRequestMiddleware):
+    """Counts the calls made while an update is handled, for :class:`NoSilenceMiddleware`."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        """Record the call in the current update's trace, then make it."""
+        trace = _trace.get()
+        if trace is not None and not isinstance(method, GetUpdates):
+            trace.calls += 1
+            if isinstance(method, AnswerCallbackQuery):
+                trace.callback_answered = True
+        return await make_request(bot, method)
+
+
+def install_session_middlewares(bot: Bot) -> None:
+    """Put the retry and trace middlewares on ``bot``'s session (once per bot)."""
+    bot.session.middleware(RetryAfterMiddleware())
+    bot.session.middleware(TraceMiddleware())

@@ -1,0 +1,126 @@
+"""Commands and account screens: /start, /help, /cancel, /settings, /balance; the language."""
+
+import attrs
+from aiogram import F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, Message
+
+from kiebot_core.domain.reasons import ReasonCode, reason_text
+from kiebot_core.domain.texts import Language
+from kiebot_telegram.callbacks import Lang, Nav, Screen
+from kiebot_telegram.context import Context
+from kiebot_telegram.formatting import escape
+from kiebot_telegram.messaging import show, toast
+from kiebot_telegram.routers.common import Flow, end_session, menu
+from kiebot_telegram.texts import Msg, t
+from kiebot_telegram.views import balance_view, help_view, settings_view
+
+
+async def on_start(message: Message, ctx: Context) -> None:
+    """Greet (with the welcome gift on the first visit) and show the main menu."""
+    name = escape(message.from_user.first_name if message.from_user else "")
+    lead = t(ctx.language, Msg.WELCOME, name=name)
+    welcome = ctx.services.welcome_stars
+    if ctx.is_new_user and welcome > 0:
+        lead += "\n\n" + t(ctx.language, Msg.WELCOME_GRANT, stars=welcome)
+    await menu(ctx, message, lead=lead)
+
+
+async def on_menu(message: Message, ctx: Context) -> None:
+    """The main menu."""
+    await menu(ctx, message)
+
+
+async def on_help(message: Message, ctx: Context) -> None:
+    """How the bot works."""
+    await show(ctx.bot, message, help_view(ctx.language))
+
+
+async def on_cancel(message: Message, ctx: Context) -> None:
+    """Leave a running setup (a run in progress has its own Cancel button)."""
+    running = await ctx.fsm.get_state() in {Flow.wizard.state, Flow.search.state}
+    lead = t(ctx.language, Msg.CANCELLED if running else Msg.NOTHING_TO_CANCEL)
+    await menu(ctx, message, lead=lead)
+
+
+async def on_settings(message: Message, ctx: Context) -> None:
+    """The language switch."""
+    await show(ctx.bot, message, settings_view(ctx.language))
+
+
+async def on_balance(message: Message, ctx: Context) -> None:
+    """Available and held Stars."""
+    balance = await ctx.services.balance(ctx.user.id)
+    await show(ctx.bot, message, balance_view(ctx.language, balance))
+
+
+async def on_unknown_command(message: Message, ctx: Context) -> None:
+    """A command the bot does not know: say so, and show the menu."""
+    lead = escape(reason_text(ReasonCode.UNKNOWN_ACTION, ctx.language))
+    await menu(ctx, message, lead=lead)
+
+
+async def on_home(callback: CallbackQuery, ctx: Context) -> None:
+    """🏠 Menu."""
+    await toast(callback)
+    await menu(ctx, callback)
+
+
+async def on_noop(callback: CallbackQuery) -> None:
+    """A label button (page n/N): answered, nothing changes."""
+    await toast(callback)
+
+
+async def on_help_button(callback: CallbackQuery, ctx: Context) -> None:
+    """❓ Help."""
+    await toast(callback)
+    await show(ctx.bot, callback, help_view(ctx.language))
+
+
+async def on_balance_button(callback: CallbackQuery, ctx: Context) -> None:
+    """💰 Balance."""
+    await toast(callback)
+    balance = await ctx.services.balance(ctx.user.id)
+    await show(ctx.bot, callback, balance_view(ctx.language, balance))
+
+
+async def on_settings_button(callback: CallbackQuery, ctx: Context) -> None:
+    """🌐 Language."""
+    await end_session(ctx.fsm)
+    await toast(callback)
+    await show(ctx.bot, callback, settings_view(ctx.language))
+
+
+async def on_language(callback: CallbackQuery, callback_data: Lang, ctx: Context) -> None:
+    """Switch the language; the settings screen is redrawn in it."""
+    try:
+        language = Language(callback_data.lang)
+    except ValueError:
+        language = ctx.language
+    if language is not ctx.language:
+        async with ctx.services.store() as uow:
+            stored = await uow.users.get(ctx.user.id)
+            if stored is not None:
+                await uow.users.save(attrs.evolve(stored, language=language))
+                await uow.commit()
+    await toast(callback, t(language, Msg.TOAST_LANGUAGE))
+    await show(ctx.bot, callback, settings_view(language))
+
+
+def make_router() -> Router:
+    """A new router with this module's handlers (one per dispatcher)."""
+    router = Router(name="start")
+    router.message.register(on_start, CommandStart())
+    router.message.register(on_menu, Command("menu"))
+    router.message.register(on_help, Command("help"))
+    router.message.register(on_cancel, Command("cancel"))
+    router.message.register(on_settings, Command("settings"))
+    router.message.register(on_balance, Command("balance"))
+    router.message.register(on_unknown_command, F.text.startswith("/"))
+    router.callback_query.register(on_home, Nav.filter(F.to == Screen.HOME))
+    router.callback_query.register(on_noop, Nav.filter(F.to == Screen.NOOP))
+    router.callback_query.register(on_help_button, Nav.filter(F.to == Screen.HELP))
+    router.callback_query.register(on_balance_button, Nav.filter(F.to == Screen.BALANCE))
+    router.callback_query.register(on_settings_button, Nav.filter(F.to == Screen.SETTINGS))
+    router.callback_query.register(on_language, Lang.filter())
+    return router

@@ -1,0 +1,55 @@
+"""What the handlers work with: the store, the pipeline and the operator's bot settings."""
+
+import attrs
+
+from kiebot_core.domain.catalog import Registry
+from kiebot_core.domain.ids import UserId
+from kiebot_core.domain.ledger import Balance
+from kiebot_core.domain.pricing import PriceSettings
+from kiebot_core.ports.runtime import Clock, IdFactory
+from kiebot_core.ports.storage import UnitOfWorkFactory
+from kiebot_core.use_cases.generation import Pipeline
+from kiebot_telegram.progress import StatusBoard
+
+
+@attrs.frozen(kw_only=True)
+class BotServices:
+    """The ports and settings the Telegram handlers need; passed as dispatcher data.
+
+    Handlers receive it by declaring a ``services: BotServices`` parameter.
+    """
+
+    pipeline: Pipeline
+    board: StatusBoard | None = None
+    """Keeps status messages in step (the runtime refreshes it)."""
+    welcome_stars: int = 0
+    """Stars granted once to every new user (``KIEBOT_WELCOME_STARS``)."""
+
+    @property
+    def store(self) -> UnitOfWorkFactory:
+        """Units of work over the bot's database."""
+        return self.pipeline.uow
+
+    @property
+    def clock(self) -> Clock:
+        """The clock."""
+        return self.pipeline.clock
+
+    @property
+    def ids(self) -> IdFactory:
+        """New ids (correlation ids, wizard tokens)."""
+        return self.pipeline.ids
+
+    @property
+    def prices(self) -> PriceSettings:
+        """The operator's credits → Stars conversion."""
+        return self.pipeline.settings.prices
+
+    async def registry(self) -> Registry:
+        """The registry with the admins' runtime switches applied."""
+        return await self.pipeline.registry()
+
+    async def balance(self, user_id: UserId) -> Balance:
+        """The user's current balance."""
+        async with self.store() as uow:
+            return await uow.ledger.balance(user_id)

@@ -1,0 +1,464 @@
+# ruff: noqa: RUF001  # the Russian catalog is Cyrillic on purpose
+"""The bot's own message catalogs (Russian and English): every string a Telegram user sees.
+
+Texts are HTML (Telegram's ``parse_mode=HTML``); placeholders are ``str.format`` fields and
+every value put into one must already be escaped (:func:`kiebot_telegram.formatting.escape`).
+Reason-code texts are not here: they are data in the core (``kiebot_core.domain.reasons``).
+"""
+
+import enum
+import string
+from collections.abc import Mapping
+
+from kiebot_core.domain.texts import Language
+
+
+class Msg(enum.StrEnum):
+    """The key of one UI text."""
+
+    # commands (setMyCommands descriptions)
+    CMD_START = "cmd_start"
+    CMD_HELP = "cmd_help"
+    CMD_BALANCE = "cmd_balance"
+    CMD_HISTORY = "cmd_history"
+    CMD_SETTINGS = "cmd_settings"
+    CMD_CANCEL = "cmd_cancel"
+    # the main menu
+    WELCOME = "welcome"
+    WELCOME_GRANT = "welcome_grant"
+    MENU = "menu"
+    MENU_BALANCE = "menu_balance"
+    BTN_POPULAR = "btn_popular"
+    BTN_SEARCH = "btn_search"
+    BTN_HISTORY = "btn_history"
+    BTN_BALANCE = "btn_balance"
+    BTN_SETTINGS = "btn_settings"
+    BTN_HELP = "btn_help"
+    BTN_MENU = "btn_menu"
+    BTN_BACK = "btn_back"
+    BTN_CANCEL = "btn_cancel"
+    BTN_PREV = "btn_prev"
+    BTN_NEXT = "btn_next"
+    PAGE = "page"
+    # catalog
+    SECTION = "section"
+    FLOW_ITEM = "flow_item"
+    LIST_FLOW = "list_flow"
+    LIST_POPULAR = "list_popular"
+    LIST_SEARCH = "list_search"
+    LIST_EMPTY = "list_empty"
+    MODEL_ITEM = "model_item"
+    SEARCH_PROMPT = "search_prompt"
+    SEARCH_NOTHING = "search_nothing"
+    CARD = "card"
+    CARD_PRICE = "card_price"
+    CARD_NO_PRICE = "card_no_price"
+    BTN_START_MODEL = "btn_start_model"
+    # the wizard
+    STEP_HEADER = "step_header"
+    STEP_EXAMPLE = "step_example"
+    STEP_CURRENT = "step_current"
+    STEP_DEFAULT = "step_default"
+    STEP_OPTIONAL = "step_optional"
+    STEP_SEND_TEXT = "step_send_text"
+    STEP_SEND_NUMBER = "step_send_number"
+    RANGE_BOTH = "range_both"
+    RANGE_MIN = "range_min"
+    RANGE_MAX = "range_max"
+    STEP_CHOOSE = "step_choose"
+    STEP_SEND_IMAGE = "step_send_image"
+    STEP_SEND_VIDEO = "step_send_video"
+    STEP_SEND_AUDIO = "step_send_audio"
+    STEP_SEND_ITEMS = "step_send_items"
+    STEP_MAX_ITEMS = "step_max_items"
+    STEP_ADDED = "step_added"
+    STEP_PROBLEM = "step_problem"
+    BTN_SKIP = "btn_skip"
+    BTN_DEFAULT = "btn_default"
+    BTN_SKIP_ALL = "btn_skip_all"
+    BTN_DONE = "btn_done"
+    YES = "yes"
+    NO = "no"
+    VALUE_FILES = "value_files"
+    VALUE_ITEMS = "value_items"
+    VALUE_NONE = "value_none"
+    # confirmation
+    CONFIRM_HEADER = "confirm_header"
+    CONFIRM_PRICE = "confirm_price"
+    CONFIRM_PRICE_UP_TO = "confirm_price_up_to"
+    CONFIRM_BALANCE = "confirm_balance"
+    CONFIRM_SHORT = "confirm_short"
+    CONFIRM_NO_PRICE = "confirm_no_price"
+    BTN_CONFIRM = "btn_confirm"
+    BTN_EDIT = "btn_edit"
+    BTN_ADVANCED = "btn_advanced"
+    BTN_TO_SUMMARY = "btn_to_summary"
+    EDIT_TITLE = "edit_title"
+    ADVANCED_TITLE = "advanced_title"
+    ADVANCED_NONE = "advanced_none"
+    # a run
+    ACCEPTED = "accepted"
+    TOAST_ACCEPTED = "toast_accepted"
+    STATUS_PENDING = "status_pending"
+    STATUS_SUBMITTED = "status_submitted"
+    STATUS_RUNNING = "status_running"
+    STATUS_DELIVERING = "status_delivering"
+    STATUS_SUCCEEDED = "status_succeeded"
+    STATUS_FAILED = "status_failed"
+    STATUS_CANCELLED = "status_cancelled"
+    BTN_CANCEL_RUN = "btn_cancel_run"
+    TOAST_CANCELLING = "toast_cancelling"
+    FAILURE = "failure"
+    RELEASED = "released"
+    RESULT_CAPTION = "result_caption"
+    RESULT_TOO_LARGE = "result_too_large"
+    BTN_REPEAT = "btn_repeat"
+    BTN_EDIT_RERUN = "btn_edit_rerun"
+    BTN_FAVORITE = "btn_favorite"
+    BTN_TRY_AGAIN = "btn_try_again"
+    TOAST_FAVORITE_SOON = "toast_favorite_soon"
+    # history, balance, settings, help
+    HISTORY_TITLE = "history_title"
+    HISTORY_EMPTY = "history_empty"
+    HISTORY_ITEM = "history_item"
+    BTN_RESEND = "btn_resend"
+    BTN_REPEAT_N = "btn_repeat_n"
+    TOAST_NOT_AVAILABLE = "toast_not_available"
+    BALANCE = "balance"
+    BALANCE_DEBT = "balance_debt"
+    BALANCE_TOPUP_SOON = "balance_topup_soon"
+    SETTINGS = "settings"
+    LANGUAGE_NAME = "language_name"
+    BTN_LANG_RU = "btn_lang_ru"
+    BTN_LANG_EN = "btn_lang_en"
+    TOAST_LANGUAGE = "toast_language"
+    HELP = "help"
+    CANCELLED = "cancelled"
+    NOTHING_TO_CANCEL = "nothing_to_cancel"
+    HINT_MENU = "hint_menu"
+    HINT_EXPECTS = "hint_expects"
+    WHAT_TEXT = "what_text"
+    WHAT_NUMBER = "what_number"
+    WHAT_CHOICE = "what_choice"
+    WHAT_IMAGE = "what_image"
+    WHAT_VIDEO = "what_video"
+    WHAT_AUDIO = "what_audio"
+    WHAT_ITEMS = "what_items"
+    ERROR_CODE = "error_code"
+
+
+_EN: Mapping[Msg, str] = {
+    Msg.CMD_START: "Main menu",
+    Msg.CMD_HELP: "How it works",
+    Msg.CMD_BALANCE: "Your Stars balance",
+    Msg.CMD_HISTORY: "Your generations",
+    Msg.CMD_SETTINGS: "Language and settings",
+    Msg.CMD_CANCEL: "Cancel the current setup",
+    Msg.WELCOME: (
+        "👋 Hi, {name}! I create images, videos and audio with the best AI models.\n"
+        "Pick what you want to make: you see the exact price before every run and pay in "
+        "Telegram Stars ⭐ only for results you get."
+    ),
+    Msg.WELCOME_GRANT: "🎁 {stars} ⭐ were added to your balance as a welcome gift.",
+    Msg.MENU: "🏠 <b>Main menu</b>\nWhat would you like to create?",
+    Msg.MENU_BALANCE: "Balance: {available} ⭐",
+    Msg.BTN_POPULAR: "🔥 Popular",
+    Msg.BTN_SEARCH: "🔍 Search",
+    Msg.BTN_HISTORY: "🕘 History",
+    Msg.BTN_BALANCE: "💰 Balance",
+    Msg.BTN_SETTINGS: "🌐 Language",
+    Msg.BTN_HELP: "❓ Help",
+    Msg.BTN_MENU: "🏠 Menu",
+    Msg.BTN_BACK: "⬅️ Back",
+    Msg.BTN_CANCEL: "✖️ Cancel",
+    Msg.BTN_PREV: "◀️",
+    Msg.BTN_NEXT: "▶️",
+    Msg.PAGE: "{page}/{pages}",
+    Msg.SECTION: "<b>{title}</b>\nWhat exactly?",
+    Msg.FLOW_ITEM: "{title} · {count}",
+    Msg.LIST_FLOW: "<b>{title}</b> · page {page}/{pages}\nPick a model:",
+    Msg.LIST_POPULAR: "🔥 <b>Popular models</b> · page {page}/{pages}",
+    Msg.LIST_SEARCH: "🔍 <b>{query}</b> · page {page}/{pages}",
+    Msg.LIST_EMPTY: "No models are available here right now.",
+    Msg.MODEL_ITEM: "{title} · from {stars} ⭐",
+    Msg.SEARCH_PROMPT: (
+        "🔍 Type a model name or a few keywords, for example <i>video</i>, <i>upscale</i> "
+        "or <i>banana</i>."
+    ),
+    Msg.SEARCH_NOTHING: "🔍 Nothing found for «{query}». Try other words or use the menu.",
+    Msg.CARD: "<b>{title}</b>\n{pitch}\n\nWhat it does: {flows}\n{price}",
+    Msg.CARD_PRICE: "Price: from {stars} ⭐",
+    Msg.CARD_NO_PRICE: "Price: unknown",
+    Msg.BTN_START_MODEL: "▶️ Start",
+    Msg.STEP_HEADER: "<b>{model}</b>\nStep {step}/{total} · <b>{title}</b>",
+    Msg.STEP_EXAMPLE: "Example: <i>{example}</i>",
+    Msg.STEP_CURRENT: "Current: <code>{value}</code>",
+    Msg.STEP_DEFAULT: "Default: <code>{value}</code>",
+    Msg.STEP_OPTIONAL: "(optional)",
+    Msg.STEP_SEND_TEXT: "✍️ Send it as a message.",
+    Msg.STEP_SEND_NUMBER: "🔢 Send a number{range}.",
+    Msg.RANGE_BOTH: " from {low} to {high}",
+    Msg.RANGE_MIN: " of at least {low}",
+    Msg.RANGE_MAX: " up to {high}",
+    Msg.STEP_CHOOSE: "👇 Choose an option or type it.",
+    Msg.STEP_SEND_IMAGE: "📎 Send a photo (as a photo or as a file).",
+    Msg.STEP_SEND_VIDEO: "📎 Send a video.",
+    Msg.STEP_SEND_AUDIO: "📎 Send an audio file or a voice message.",
+    Msg.STEP_SEND_ITEMS: "✍️ Send the items one message at a time.",
+    Msg.STEP_MAX_ITEMS: "You can add up to {count}; press «Done» when you have enough.",
+    Msg.STEP_ADDED: "Added: {count}",
+    Msg.STEP_PROBLEM: "⚠️ {reason}",
+    Msg.BTN_SKIP: "⏭ Skip",
+    Msg.BTN_DEFAULT: "↩️ Default: {value}",
+    Msg.BTN_SKIP_ALL: "⏩ Skip optional",
+    Msg.BTN_DONE: "✅ Done ({count})",
+    Msg.YES: "Yes",
+    Msg.NO: "No",
+    Msg.VALUE_FILES: "📎 files: {count}",
+    Msg.VALUE_ITEMS: "items: {count}",
+    Msg.VALUE_NONE: "—",
+    Msg.CONFIRM_HEADER: "<b>{model}</b>\nCheck and confirm:",
+    Msg.CONFIRM_PRICE: "Price: <b>{stars} ⭐</b>",
+    Msg.CONFIRM_PRICE_UP_TO: "Price: <b>up to {stars} ⭐</b> (the longest case)",
+    Msg.CONFIRM_BALANCE: "Balance: {available} ⭐ → after the run: {after} ⭐",
+    Msg.CONFIRM_SHORT: "⚠️ Not enough Stars: you have {available} ⭐, the run costs {stars} ⭐.",
+    Msg.CONFIRM_NO_PRICE: "⚠️ {reason}",
+    Msg.BTN_CONFIRM: "✅ Confirm · {stars} ⭐",
+    Msg.BTN_EDIT: "✏️ Edit",
+    Msg.BTN_ADVANCED: "⚙️ Settings",
+    Msg.BTN_TO_SUMMARY: "⬅️ Back to the summary",
+    Msg.EDIT_TITLE: "✏️ <b>{model}</b>\nWhat do you want to change?",
+    Msg.ADVANCED_TITLE: (
+        "⚙️ <b>{model}</b>\nAdvanced settings have sensible defaults; change them only if "
+        "you need to."
+    ),
+    Msg.ADVANCED_NONE: "This model has no other settings.",
+    Msg.ACCEPTED: "✅ <b>Accepted</b> · {model} · {stars} ⭐",
+    Msg.TOAST_ACCEPTED: "⏳ Accepted",
+    Msg.STATUS_PENDING: "⏳ <b>{model}</b>\nQueued…",
+    Msg.STATUS_SUBMITTED: "🕐 <b>{model}</b>\nWaiting for the model…",
+    Msg.STATUS_RUNNING: "🎨 <b>{model}</b>\nGenerating…",
+    Msg.STATUS_DELIVERING: "📤 <b>{model}</b>\nSending the result…",
+    Msg.STATUS_SUCCEEDED: "✅ <b>{model}</b>\nDone!",
+    Msg.STATUS_FAILED: "❌ <b>{model}</b>\nFailed.",
+    Msg.STATUS_CANCELLED: "✖️ <b>{model}</b>\nCancelled.",
+    Msg.BTN_CANCEL_RUN: "✖️ Cancel",
+    Msg.TOAST_CANCELLING: "✖️ Cancelling…",
+    Msg.FAILURE: "❌ <b>{model}</b>\n{reason}",
+    Msg.RELEASED: "{stars} ⭐ are back on your balance.",
+    Msg.RESULT_CAPTION: "<b>{model}</b> · {stars} ⭐",
+    Msg.RESULT_TOO_LARGE: (
+        "📦 The result is too large to send in Telegram: "
+        '<a href="{url}">download it here</a> (the link works for about a day).'
+    ),
+    Msg.BTN_REPEAT: "🔁 Repeat",
+    Msg.BTN_EDIT_RERUN: "✏️ Edit & rerun",
+    Msg.BTN_FAVORITE: "⭐ Favorite",
+    Msg.BTN_TRY_AGAIN: "🔁 Try again",
+    Msg.TOAST_FAVORITE_SOON: "⭐ Favorites are coming soon.",
+    Msg.HISTORY_TITLE: "🕘 <b>Your generations</b> · page {page}/{pages}",
+    Msg.HISTORY_EMPTY: "🕘 You have no generations yet. Pick a model from the menu.",
+    Msg.HISTORY_ITEM: "{n}. {mark} <b>{model}</b> · {stars} ⭐ · {when}",
+    Msg.BTN_RESEND: "📤 {n}",
+    Msg.BTN_REPEAT_N: "🔁 {n}",
+    Msg.TOAST_NOT_AVAILABLE: "This result can't be sent again.",
+    Msg.BALANCE: (
+        "💰 <b>Balance</b>\nAvailable: <b>{available} ⭐</b>\n"
+        "Held for running generations: {held} ⭐"
+    ),
+    Msg.BALANCE_DEBT: "Debt after a refund: {debt} ⭐",
+    Msg.BALANCE_TOPUP_SOON: "Top-ups with Telegram Stars are coming soon.",
+    Msg.SETTINGS: "🌐 <b>Settings</b>\nLanguage: {current}",
+    Msg.LANGUAGE_NAME: "English",
+    Msg.BTN_LANG_RU: "🇷🇺 Русский",
+    Msg.BTN_LANG_EN: "🇬🇧 English",
+    Msg.TOAST_LANGUAGE: "Language: English",
+    Msg.HELP: (
+        "❓ <b>How it works</b>\n"
+        "1. Pick what you want to make in the menu, then a model.\n"
+        "2. Answer a few short steps: type the prompt, send a photo or tap an option. "
+        "⬅️ Back returns to the previous step, ✖️ Cancel stops the setup.\n"
+        "3. Check the price and confirm. Stars are reserved and charged only when you get "
+        "the result; a failed run costs nothing.\n\n"
+        "/start — main menu\n/balance — your Stars\n/history — your generations\n"
+        "/settings — language\n/cancel — cancel the current setup"
+    ),
+    Msg.CANCELLED: "✖️ Cancelled. Nothing was charged.",
+    Msg.NOTHING_TO_CANCEL: "Nothing to cancel.",
+    Msg.HINT_MENU: "👇 Pick what you want to do in the menu, or type a model name to search.",
+    Msg.HINT_EXPECTS: "⚠️ This step expects {what}.",
+    Msg.WHAT_TEXT: "a text message",
+    Msg.WHAT_NUMBER: "a number",
+    Msg.WHAT_CHOICE: "one of the options",
+    Msg.WHAT_IMAGE: "a photo",
+    Msg.WHAT_VIDEO: "a video",
+    Msg.WHAT_AUDIO: "an audio file",
+    Msg.WHAT_ITEMS: "a text message per item",
+    Msg.ERROR_CODE: "Code: <code>{code}</code>",
+}
+
+_RU: Mapping[Msg, str] = {
+    Msg.CMD_START: "Главное меню",
+    Msg.CMD_HELP: "Как это работает",
+    Msg.CMD_BALANCE: "Баланс звёзд",
+    Msg.CMD_HISTORY: "Мои генерации",
+    Msg.CMD_SETTINGS: "Язык и настройки",
+    Msg.CMD_CANCEL: "Отменить текущую настройку",
+    Msg.WELCOME: (
+        "👋 Привет, {name}! Я создаю картинки, видео и аудио лучшими нейросетями.\n"
+        "Выберите, что сделать: точную цену вы видите перед каждым запуском, а платите "
+        "звёздами Telegram ⭐ только за полученный результат."
+    ),
+    Msg.WELCOME_GRANT: "🎁 На баланс зачислено {stars} ⭐ в подарок.",
+    Msg.MENU: "🏠 <b>Главное меню</b>\nЧто хотите создать?",
+    Msg.MENU_BALANCE: "Баланс: {available} ⭐",
+    Msg.BTN_POPULAR: "🔥 Популярное",
+    Msg.BTN_SEARCH: "🔍 Поиск",
+    Msg.BTN_HISTORY: "🕘 История",
+    Msg.BTN_BALANCE: "💰 Баланс",
+    Msg.BTN_SETTINGS: "🌐 Язык",
+    Msg.BTN_HELP: "❓ Помощь",
+    Msg.BTN_MENU: "🏠 Меню",
+    Msg.BTN_BACK: "⬅️ Назад",
+    Msg.BTN_CANCEL: "✖️ Отмена",
+    Msg.BTN_PREV: "◀️",
+    Msg.BTN_NEXT: "▶️",
+    Msg.PAGE: "{page}/{pages}",
+    Msg.SECTION: "<b>{title}</b>\nЧто именно?",
+    Msg.FLOW_ITEM: "{title} · {count}",
+    Msg.LIST_FLOW: "<b>{title}</b> · стр. {page}/{pages}\nВыберите модель:",
+    Msg.LIST_POPULAR: "🔥 <b>Популярные модели</b> · стр. {page}/{pages}",
+    Msg.LIST_SEARCH: "🔍 <b>{query}</b> · стр. {page}/{pages}",
+    Msg.LIST_EMPTY: "Сейчас здесь нет доступных моделей.",
+    Msg.MODEL_ITEM: "{title} · от {stars} ⭐",
+    Msg.SEARCH_PROMPT: (
+        "🔍 Напишите название модели или пару слов, например <i>видео</i>, <i>upscale</i> "
+        "или <i>banana</i>."
+    ),
+    Msg.SEARCH_NOTHING: (
+        "🔍 По запросу «{query}» ничего не нашлось. Попробуйте другие слова или меню."
+    ),
+    Msg.CARD: "<b>{title}</b>\n{pitch}\n\nЧто умеет: {flows}\n{price}",
+    Msg.CARD_PRICE: "Цена: от {stars} ⭐",
+    Msg.CARD_NO_PRICE: "Цена: неизвестна",
+    Msg.BTN_START_MODEL: "▶️ Начать",
+    Msg.STEP_HEADER: "<b>{model}</b>\nШаг {step}/{total} · <b>{title}</b>",
+    Msg.STEP_EXAMPLE: "Пример: <i>{example}</i>",
+    Msg.STEP_CURRENT: "Сейчас: <code>{value}</code>",
+    Msg.STEP_DEFAULT: "По умолчанию: <code>{value}</code>",
+    Msg.STEP_OPTIONAL: "(необязательно)",
+    Msg.STEP_SEND_TEXT: "✍️ Отправьте текстом.",
+    Msg.STEP_SEND_NUMBER: "🔢 Отправьте число{range}.",
+    Msg.RANGE_BOTH: " от {low} до {high}",
+    Msg.RANGE_MIN: " не меньше {low}",
+    Msg.RANGE_MAX: " не больше {high}",
+    Msg.STEP_CHOOSE: "👇 Выберите вариант или напишите его.",
+    Msg.STEP_SEND_IMAGE: "📎 Отправьте фото (как фото или файлом).",
+    Msg.STEP_SEND_VIDEO: "📎 Отправьте видео.",
+    Msg.STEP_SEND_AUDIO: "📎 Отправьте аудиофайл или голосовое сообщение.",
+    Msg.STEP_SEND_ITEMS: "✍️ Отправляйте элементы по одному сообщению.",
+    Msg.STEP_MAX_ITEMS: "Можно добавить до {count}; когда хватит, нажмите «Готово».",
+    Msg.STEP_ADDED: "Добавлено: {count}",
+    Msg.STEP_PROBLEM: "⚠️ {reason}",
+    Msg.BTN_SKIP: "⏭ Пропустить",
+    Msg.BTN_DEFAULT: "↩️ По умолчанию: {value}",
+    Msg.BTN_SKIP_ALL: "⏩ Пропустить необязательные",
+    Msg.BTN_DONE: "✅ Готово ({count})",
+    Msg.YES: "Да",
+    Msg.NO: "Нет",
+    Msg.VALUE_FILES: "📎 файлов: {count}",
+    Msg.VALUE_ITEMS: "элементов: {count}",
+    Msg.VALUE_NONE: "—",
+    Msg.CONFIRM_HEADER: "<b>{model}</b>\nПроверьте и подтвердите:",
+    Msg.CONFIRM_PRICE: "Цена: <b>{stars} ⭐</b>",
+    Msg.CONFIRM_PRICE_UP_TO: "Цена: <b>до {stars} ⭐</b> (по самому долгому варианту)",
+    Msg.CONFIRM_BALANCE: "Баланс: {available} ⭐ → после запуска: {after} ⭐",
+    Msg.CONFIRM_SHORT: "⚠️ Не хватает звёзд: у вас {available} ⭐, запуск стоит {stars} ⭐.",
+    Msg.CONFIRM_NO_PRICE: "⚠️ {reason}",
+    Msg.BTN_CONFIRM: "✅ Подтвердить · {stars} ⭐",
+    Msg.BTN_EDIT: "✏️ Изменить",
+    Msg.BTN_ADVANCED: "⚙️ Настройки",
+    Msg.BTN_TO_SUMMARY: "⬅️ К сводке",
+    Msg.EDIT_TITLE: "✏️ <b>{model}</b>\nЧто изменить?",
+    Msg.ADVANCED_TITLE: (
+        "⚙️ <b>{model}</b>\nУ дополнительных настроек разумные значения по умолчанию; "
+        "меняйте их, только если нужно."
+    ),
+    Msg.ADVANCED_NONE: "У этой модели нет других настроек.",
+    Msg.ACCEPTED: "✅ <b>Принято</b> · {model} · {stars} ⭐",
+    Msg.TOAST_ACCEPTED: "⏳ Принято",
+    Msg.STATUS_PENDING: "⏳ <b>{model}</b>\nВ очереди…",
+    Msg.STATUS_SUBMITTED: "🕐 <b>{model}</b>\nЖдём модель…",
+    Msg.STATUS_RUNNING: "🎨 <b>{model}</b>\nГенерирую…",
+    Msg.STATUS_DELIVERING: "📤 <b>{model}</b>\nОтправляю результат…",
+    Msg.STATUS_SUCCEEDED: "✅ <b>{model}</b>\nГотово!",
+    Msg.STATUS_FAILED: "❌ <b>{model}</b>\nНе получилось.",
+    Msg.STATUS_CANCELLED: "✖️ <b>{model}</b>\nОтменено.",
+    Msg.BTN_CANCEL_RUN: "✖️ Отменить",
+    Msg.TOAST_CANCELLING: "✖️ Отменяю…",
+    Msg.FAILURE: "❌ <b>{model}</b>\n{reason}",
+    Msg.RELEASED: "{stars} ⭐ вернулись на баланс.",
+    Msg.RESULT_CAPTION: "<b>{model}</b> · {stars} ⭐",
+    Msg.RESULT_TOO_LARGE: (
+        "📦 Результат слишком большой для Telegram: "
+        '<a href="{url}">скачайте его здесь</a> (ссылка работает около суток).'
+    ),
+    Msg.BTN_REPEAT: "🔁 Повторить",
+    Msg.BTN_EDIT_RERUN: "✏️ Изменить и повторить",
+    Msg.BTN_FAVORITE: "⭐ В избранное",
+    Msg.BTN_TRY_AGAIN: "🔁 Попробовать снова",
+    Msg.TOAST_FAVORITE_SOON: "⭐ Избранное скоро появится.",
+    Msg.HISTORY_TITLE: "🕘 <b>Мои генерации</b> · стр. {page}/{pages}",
+    Msg.HISTORY_EMPTY: "🕘 Генераций пока нет. Выберите модель в меню.",
+    Msg.HISTORY_ITEM: "{n}. {mark} <b>{model}</b> · {stars} ⭐ · {when}",
+    Msg.BTN_RESEND: "📤 {n}",
+    Msg.BTN_REPEAT_N: "🔁 {n}",
+    Msg.TOAST_NOT_AVAILABLE: "Этот результат нельзя отправить повторно.",
+    Msg.BALANCE: (
+        "💰 <b>Баланс</b>\nДоступно: <b>{available} ⭐</b>\n"
+        "Зарезервировано под генерации: {held} ⭐"
+    ),
+    Msg.BALANCE_DEBT: "Долг после возврата: {debt} ⭐",
+    Msg.BALANCE_TOPUP_SOON: "Пополнение звёздами Telegram скоро появится.",
+    Msg.SETTINGS: "🌐 <b>Настройки</b>\nЯзык: {current}",
+    Msg.LANGUAGE_NAME: "русский",
+    Msg.BTN_LANG_RU: "🇷🇺 Русский",
+    Msg.BTN_LANG_EN: "🇬🇧 English",
+    Msg.TOAST_LANGUAGE: "Язык: русский",
+    Msg.HELP: (
+        "❓ <b>Как это работает</b>\n"
+        "1. Выберите в меню, что хотите сделать, затем модель.\n"
+        "2. Пройдите несколько коротких шагов: напишите промпт, отправьте фото или нажмите "
+        "вариант. ⬅️ Назад возвращает на предыдущий шаг, ✖️ Отмена прекращает настройку.\n"
+        "3. Проверьте цену и подтвердите. Звёзды резервируются и списываются, только когда вы "
+        "получили результат; неудачный запуск ничего не стоит.\n\n"
+        "/start — главное меню\n/balance — баланс звёзд\n/history — мои генерации\n"
+        "/settings — язык\n/cancel — отменить текущую настройку"
+    ),
+    Msg.CANCELLED: "✖️ Отменено. Звёзды не списаны.",
+    Msg.NOTHING_TO_CANCEL: "Отменять нечего.",
+    Msg.HINT_MENU: "👇 Выберите действие в меню или напишите название модели для поиска.",
+    Msg.HINT_EXPECTS: "⚠️ На этом шаге нужно {what}.",
+    Msg.WHAT_TEXT: "текстовое сообщение",
+    Msg.WHAT_NUMBER: "число",
+    Msg.WHAT_CHOICE: "выбрать один из вариантов",
+    Msg.WHAT_IMAGE: "фото",
+    Msg.WHAT_VIDEO: "видео",
+    Msg.WHAT_AUDIO: "аудиофайл",
+    Msg.WHAT_ITEMS: "отправить элементы по одному сообщению",
+    Msg.ERROR_CODE: "Код: <code>{code}</code>",
+}
+
+CATALOGS: Mapping[Language, Mapping[Msg, str]] = {Language.EN: _EN, Language.RU: _RU}
+"""Every UI text in every language (a test checks that none is missing)."""
+
+
+def placeholders(template: str) -> frozenset[str]:
+    """The ``str.format`` field names used in ``template``."""
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
+def t(language: Language, key: Msg, **values: object) -> str:
+    """The text ``key`` in ``language`` with ``values`` filled in (already escaped HTML)."""
+    template = CATALOGS[language][key]
+    return template.format(**values) if values else template

@@ -1,0 +1,786 @@
+"""Pure rendering: core screens and records → message text (HTML) and an inline keyboard.
+
+Nothing here does I/O or decides a rule; the wizard's screens come from
+``kiebot_core.domain.wizard`` and are only drawn. Every user-provided value is escaped and
+clipped, so a view always fits Telegram's limits.
+"""
+
+import json
+from collections.abc import Sequence
+
+import attrs
+from aiogram.types import InlineKeyboardMarkup
+
+from kiebot_core.domain.catalog import (
+    InputKind,
+    InputSpec,
+    JsonValue,
+    MediaKind,
+    MenuSection,
+    ModelSpec,
+    Registry,
+)
+from kiebot_core.domain.generation import Generation, GenerationState
+from kiebot_core.domain.ledger import Balance
+from kiebot_core.domain.outcomes import Rejected
+from kiebot_core.domain.pricing import PriceSettings, canonical, starting_price
+from kiebot_core.domain.reasons import ReasonCode, reason_text
+from kiebot_core.domain.texts import Language
+from kiebot_core.domain.wizard import AskScreen, ConfirmScreen, Option, StepKind
+from kiebot_telegram.callbacks import (
+    CONFIRM_STEP,
+    Begin,
+    Card,
+    Lang,
+    ListKind,
+    Nav,
+    Run,
+    RunAct,
+    Screen,
+    Wiz,
+    WizardAct,
+    input_ref,
+    model_ref,
+)
+from kiebot_telegram.formatting import MAX_CAPTION, MAX_TEXT, clip, escape, fits
+from kiebot_telegram.keyboards import (
+    Row,
+    back_menu_row,
+    button,
+    chunked,
+    markup,
+    pager,
+    pages,
+    per_row_for,
+)
+from kiebot_telegram.texts import Msg, t
+
+MODELS_PER_PAGE = 8
+OPTIONS_PER_PAGE = 12
+HISTORY_PER_PAGE = 5
+_SUMMARY_CLIPS = (300, 120, 40)
+_LIVE_STATES = frozenset(
+    {GenerationState.PENDING, GenerationState.SUBMITTED, GenerationState.RUNNING}
+)
+_STATUS_TEXT = {
+    GenerationState.PENDING: Msg.STATUS_PENDING,
+    GenerationState.SUBMITTED: Msg.STATUS_SUBMITTED,
+    GenerationState.RUNNING: Msg.STATUS_RUNNING,
+    GenerationState.DELIVERING: Msg.STATUS_DELIVERING,
+    GenerationState.SUCCEEDED: Msg.STATUS_SUCCEEDED,
+    GenerationState.FAILED: Msg.STATUS_FAILED,
+    GenerationState.CANCELLED: Msg.STATUS_CANCELLED,
+}
+_STATE_MARK = {
+    GenerationState.SUCCEEDED: "✅",
+    GenerationState.FAILED: "❌",
+    GenerationState.CANCELLED: "✖️",
+}
+_SEND_MEDIA = {
+    MediaKind.IMAGE: Msg.STEP_SEND_IMAGE,
+    MediaKind.VIDEO: Msg.STEP_SEND_VIDEO,
+    MediaKind.AUDIO: Msg.STEP_SEND_AUDIO,
+}
+_WHAT_STEP = {
+    StepKind.CHOICE: Msg.WHAT_CHOICE,
+    StepKind.TOGGLE: Msg.WHAT_CHOICE,
+    StepKind.NUMBER: Msg.WHAT_NUMBER,
+    StepKind.LIST: Msg.WHAT_ITEMS,
+    StepKind.TEXT: Msg.WHAT_TEXT,
+}
+WHAT_MEDIA = {
+    MediaKind.IMAGE: Msg.WHAT_IMAGE,
+    MediaKind.VIDEO: Msg.WHAT_VIDEO,
+    MediaKind.AUDIO: Msg.WHAT_AUDIO,
+}
+
+
+@attrs.frozen
+class View:
+    """One screen: HTML text and an optional inline keyboard."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+def model_title(model: ModelSpec | None, model_id: str, language: Language) -> str:
+    """The model's display title (its id when the registry no longer knows it), escaped."""
+    return escape(model.title(language) if model is not None else model_id)
+
+
+# ------------------------------------------------------------------ menu and catalog
+
+
+def menu_view(
+    language: Language, registry: Registry, balance: Balance | None, lead: str = ""
+) -> View:
+    """The main menu: one button per section, then Popular, Search, History, Balance, Help."""
+    sections = [
+        button(section.title(language), Nav(to=Screen.SECTION, arg=section.id))
+        for section in registry.sections
+        if any(registry.by_flow(flow) for flow in section.flows)
+    ]
+    rows = [
+        *chunked(sections, 2),
+        [
+            button(t(language, Msg.BTN_POPULAR), Nav(to=Screen.LIST, arg=ListKind.POPULAR)),
+            button(t(language, Msg.BTN_SEARCH), Nav(to=Screen.SEARCH)),
+        ],
+        [
+            button(t(language, Msg.BTN_HISTORY), Nav(to=Screen.HISTORY)),
+            button(t(language, Msg.BTN_BALANCE), Nav(to=Screen.BALANCE)),
+        ],
+        [
+            button(t(language, Msg.BTN_SETTINGS), Nav(to=Screen.SETTINGS)),
+            button(t(language, Msg.BTN_HELP), Nav(to=Screen.HELP)),
+        ],
+    ]
+    parts = [lead] if lead else []
+    parts.append(t(language, Msg.MENU))
+    if balance is not None:
+        parts.append(t(language, Msg.MENU_BALANCE, available=balance.available))
+    return View("\n\n".join(parts), markup(rows))
+
+
+def section_of(registry: Registry, flow: str) -> MenuSection | None:
+    """The menu section that shows ``flow``."""
+    return next((s for s in registry.sections if flow in s.flows), None)
+
+
+def section_view(language: Language, registry: Registry, section: MenuSection) -> View:
+    """A section with several flows: one button per flow that has models."""
+    flows = [(flow, len(registry.by_flow(flow))) for flow in section.flows]
+    buttons = [
+        button(
+            t(
+                language,
+                Msg.FLOW_ITEM,
+                title=registry.flow_titles[flow](language),
+                count=count,
+            ),
+            Nav(to=Screen.LIST, arg=f"{ListKind.FLOW}{flow}"),
+        )
+        for flow, count in flows
+        if count
+    ]
+    rows = [*chunked(buttons, 1), back_menu_row(language, None)]
+    return View(t(language, Msg.SECTION, title=escape(section.title(language))), markup(rows))
+
+
+def list_arg(kind: ListKind, arg: str = "") -> str:
+    """The ``Nav.arg`` of a model list: the kind letter followed by its argument (a flow)."""
+    return f"{kind}{arg}"
+
+
+def parse_list_arg(value: str) -> tuple[ListKind, str] | None:
+    """The list kind and argument of ``Nav.arg``, or None when it is not a list."""
+    if not value:
+        return None
+    try:
+        return ListKind(value[0]), value[1:]
+    except ValueError:
+        return None
+
+
+def list_back(registry: Registry, kind: ListKind, arg: str) -> Nav | None:
+    """Where Back leads from a model list: the flow's section when it has several flows."""
+    if kind is ListKind.FLOW:
+        section = section_of(registry, arg)
+        if section is not None and sum(1 for f in section.flows if registry.by_flow(f)) > 1:
+            return Nav(to=Screen.SECTION, arg=section.id)
+    return None
+
+
+def model_list_view(
+    language: Language,
+    registry: Registry,
+    prices: PriceSettings,
+    *,
+    kind: ListKind,
+    arg: str,
+    page: int,
+    models: Sequence[ModelSpec],
+    query: str = "",
+) -> View:
+    """One page of a model list with "from N ⭐" prices and the page n/N pager."""
+    total = pages(len(models), MODELS_PER_PAGE)
+    page = min(max(page, 0), total - 1)
+    shown = models[page * MODELS_PER_PAGE : (page + 1) * MODELS_PER_PAGE]
+    buttons = []
+    for model in shown:
+        stars = starting_price(model, prices)
+        label = (
+            t(language, Msg.MODEL_ITEM, title=model.title(language), stars=stars)
+            if stars is not None
+            else model.title(language)
+        )
+        buttons.append(
+            button(label, Card(model=model_ref(model.id), src=kind, arg=arg, page=page))
+        )
+    list_ref = list_arg(kind, arg)
+
+    def link(n: int) -> Nav:
+        return Nav(to=Screen.LIST, arg=list_ref, page=n)
+
+    rows: list[Row] = [
+        *chunked(buttons, 1),
+        pager(language, page, total, link),
+        back_menu_row(language, list_back(registry, kind, arg)),
+    ]
+    numbers = {"page": page + 1, "pages": total}
+    if kind is ListKind.FLOW:
+        flow_title = registry.flow_titles.get(arg)
+        title = escape(flow_title(language) if flow_title is not None else arg)
+        text = t(language, Msg.LIST_FLOW, title=title, **numbers)
+    elif kind is ListKind.SEARCH:
+        text = t(language, Msg.LIST_SEARCH, query=escape(clip(query, 60)), **numbers)
+    else:
+        text = t(language, Msg.LIST_POPULAR, **numbers)
+    if not models:
+        text += "\n\n" + t(language, Msg.LIST_EMPTY)
+    return View(text, markup(rows))
+
+
+def card_back(kind: ListKind, arg: str, page: int) -> Nav | None:
+    """Where Back leads from a model card: the list it was opened from."""
+    if kind is ListKind.NONE:
+        return None
+    return Nav(to=Screen.LIST, arg=list_arg(kind, arg), page=page)
+
+
+def card_view(
+    language: Language,
+    registry: Registry,
+    prices: PriceSettings,
+    model: ModelSpec,
+    *,
+    kind: ListKind,
+    arg: str,
+    page: int,
+) -> View:
+    """A model's card: title, pitch, what it does, the starting price; Start / Back / Menu."""
+    stars = starting_price(model, prices)
+    price = (
+        t(language, Msg.CARD_PRICE, stars=stars)
+        if stars is not None
+        else t(language, Msg.CARD_NO_PRICE)
+    )
+    flows = ", ".join(
+        escape(registry.flow_titles[flow](language))
+        for flow in model.flows
+        if flow in registry.flow_titles
+    )
+    text = t(
+        language,
+        Msg.CARD,
+        title=escape(model.title(language)),
+        pitch=escape(model.pitch(language)),
+        flows=flows,
+        price=price,
+    )
+    ref = model_ref(model.id)
+    rows = [
+        [
+            button(
+                t(language, Msg.BTN_START_MODEL),
+                Begin(model=ref, src=kind, arg=arg, page=page),
+            )
+        ],
+        back_menu_row(language, card_back(kind, arg, page)),
+    ]
+    return View(text, markup(rows))
+
+
+def search_prompt_view(language: Language) -> View:
+    """Asks for a search query."""
+    return View(t(language, Msg.SEARCH_PROMPT), markup([back_menu_row(language, None)]))
+
+
+def search_nothing_view(language: Language, query: str) -> View:
+    """No model matched ``query``."""
+    text = t(language, Msg.SEARCH_NOTHING, query=escape(clip(query, 60)))
+    rows = [
+        [button(t(language, Msg.BTN_SEARCH), Nav(to=Screen.SEARCH))],
+        back_menu_row(language, None),
+    ]
+    return View(text, markup(rows))
+
+
+# ------------------------------------------------------------------ the wizard
+
+
+def _is_media_list(value: JsonValue, spec: InputSpec) -> bool:
+    return spec.media_kind is not None and isinstance(value, list)
+
+
+def show_value(language: Language, spec: InputSpec, value: JsonValue, limit: int = 60) -> str:
+    """A value as the user reads it (escaped): Yes/No, file counts, clipped text."""
+    if value is None or value in ("", []):
+        return t(language, Msg.VALUE_NONE)
+    if isinstance(value, bool):
+        return t(language, Msg.YES if value else Msg.NO)
+    if spec.media_kind is not None:
+        count = len(value) if isinstance(value, list) else 1
+        return t(language, Msg.VALUE_FILES, count=count)
+    if isinstance(value, list):
+        return t(language, Msg.VALUE_ITEMS, count=len(value))
+    if isinstance(value, dict):
+        return escape(clip(json.dumps(value, ensure_ascii=False), limit))
+    return escape(clip(canonical(value), limit))
+
+
+def option_arg(spec: InputSpec, value: JsonValue) -> str:
+    """The button argument of an option: its index in the enum, or 1/0 for a toggle."""
+    if spec.kind is InputKind.BOOLEAN:
+        return "1" if value is True else "0"
+    key = canonical(value)
+    return str(next(i for i, v in enumerate(spec.enum or ()) if canonical(v) == key))
+
+
+def option_value(spec: InputSpec, arg: str) -> JsonValue | Rejected:
+    """The option a button argument names, or ``Rejected(STALE_ACTION)``."""
+    stale = Rejected(ReasonCode.STALE_ACTION, spec.name, f"no option {arg!r}")
+    if spec.kind is InputKind.BOOLEAN:
+        return {"1": True, "0": False}.get(arg, stale)
+    options = spec.enum or ()
+    if not arg.isdigit() or int(arg) >= len(options):
+        return stale
+    return options[int(arg)]
+
+
+def _option_label(language: Language, option: Option) -> str:
+    if isinstance(option.value, bool):
+        label = t(language, Msg.YES if option.value else Msg.NO)
+    else:
+        label = option.label
+    if option.stars is not None:
+        label = f"{label} · {option.stars} ⭐"
+    return f"✅ {label}" if option.selected else label
+
+
+def _options_rows(language: Language, screen: AskScreen, tok: str, page: int) -> list[Row]:
+    options = screen.options
+    total = pages(len(options), OPTIONS_PER_PAGE)
+    page = min(max(page, 0), total - 1)
+    shown = options[page * OPTIONS_PER_PAGE : (page + 1) * OPTIONS_PER_PAGE]
+    step = input_ref(screen.input.name)
+    labels = [_option_label(language, option) for option in shown]
+    buttons = [
+        button(
+            label,
+            Wiz(
+                tok=tok,
+                step=step,
+                act=WizardAct.OPTION,
+                arg=option_arg(screen.input, option.value),
+            ),
+        )
+        for label, option in zip(labels, shown, strict=True)
+    ]
+    rows = chunked(buttons, per_row_for(labels))
+
+    def link(n: int) -> Wiz:
+        return Wiz(tok=tok, step=step, act=WizardAct.OPTIONS_PAGE, arg=str(n))
+
+    rows.append(pager(language, page, total, link))
+    return rows
+
+
+def options_page_of(screen: AskScreen) -> int:
+    """The options page that shows the selected option (the first page when none is)."""
+    index = next((i for i, option in enumerate(screen.options) if option.selected), 0)
+    return index // OPTIONS_PER_PAGE
+
+
+def _range_hint(language: Language, spec: InputSpec) -> str:
+    low = f"{spec.minimum:g}" if spec.minimum is not None else None
+    high = f"{spec.maximum:g}" if spec.maximum is not None else None
+    if low is not None and high is not None:
+        return t(language, Msg.RANGE_BOTH, low=low, high=high)
+    if low is not None:
+        return t(language, Msg.RANGE_MIN, low=low)
+    if high is not None:
+        return t(language, Msg.RANGE_MAX, high=high)
+    return ""
+
+
+def instruction(language: Language, screen: AskScreen) -> str:
+    """What the user should do on this step."""
+    spec = screen.input
+    match screen.kind:
+        case StepKind.CHOICE | StepKind.TOGGLE:
+            return t(language, Msg.STEP_CHOOSE)
+        case StepKind.NUMBER:
+            return t(language, Msg.STEP_SEND_NUMBER, range=_range_hint(language, spec))
+        case StepKind.MEDIA:
+            media = spec.media_kind or MediaKind.IMAGE
+            text = t(language, _SEND_MEDIA[media])
+            if spec.is_list and spec.max_items:
+                text += " " + t(language, Msg.STEP_MAX_ITEMS, count=spec.max_items)
+            return text
+        case StepKind.LIST:
+            return t(language, Msg.STEP_SEND_ITEMS)
+        case StepKind.TEXT:
+            return t(language, Msg.STEP_SEND_TEXT)
+
+
+def expects(language: Language, screen: AskScreen) -> str:
+    """The "this step expects …" hint for input that does not fit the step."""
+    what = _WHAT_STEP.get(screen.kind, Msg.WHAT_TEXT)
+    if screen.kind is StepKind.MEDIA:
+        what = WHAT_MEDIA[screen.input.media_kind or MediaKind.IMAGE]
+    return t(language, Msg.HINT_EXPECTS, what=t(language, what))
+
+
+def ask_view(
+    language: Language,
+    model: ModelSpec,
+    screen: AskScreen,
+    tok: str,
+    *,
+    page: int | None = None,
+    problem: str = "",
+) -> View:
+    """A wizard step: "Step k/n · Title", help, example, value, options and navigation."""
+    spec = screen.input
+    header = t(
+        language,
+        Msg.STEP_HEADER,
+        model=escape(model.title(language)),
+        step=screen.step,
+        total=screen.total,
+        title=escape(spec.ui.title(language)),
+    )
+    if screen.can_skip:
+        header += " " + t(language, Msg.STEP_OPTIONAL)
+    parts = [header, escape(spec.ui.help(language))]
+    example = spec.ui.example(language).strip()
+    if example and screen.kind not in {StepKind.CHOICE, StepKind.TOGGLE, StepKind.MEDIA}:
+        parts.append(t(language, Msg.STEP_EXAMPLE, example=escape(clip(example, 300))))
+    value = screen.value
+    if spec.is_list and isinstance(value, list) and value:
+        parts.append(t(language, Msg.STEP_ADDED, count=len(value)))
+    elif value is not None and screen.kind not in {StepKind.CHOICE, StepKind.TOGGLE}:
+        parts.append(t(language, Msg.STEP_CURRENT, value=show_value(language, spec, value, 200)))
+    parts.append(instruction(language, screen))
+    if problem:
+        parts.append(t(language, Msg.STEP_PROBLEM, reason=escape(problem)))
+    rows: list[Row] = []
+    if screen.options:
+        shown_page = options_page_of(screen) if page is None else page
+        rows.extend(_options_rows(language, screen, tok, shown_page))
+    rows.extend(_step_actions(language, screen, tok))
+    rows.append(_wizard_nav(language, tok, input_ref(spec.name)))
+    return View(_fit("\n\n".join(parts), MAX_TEXT), markup(rows))
+
+
+def _step_actions(language: Language, screen: AskScreen, tok: str) -> list[Row]:
+    spec, value = screen.input, screen.value
+    step = input_ref(spec.name)
+    actions: Row = []
+    if screen.can_finish_list:
+        count = len(value) if isinstance(value, list) else 0
+        actions.append(
+            button(
+                t(language, Msg.BTN_DONE, count=count), Wiz(tok=tok, step=step, act=WizardAct.DONE)
+            )
+        )
+    if screen.can_use_default and screen.kind not in {StepKind.CHOICE, StepKind.TOGGLE}:
+        default = show_value(language, spec, spec.default, 16)
+        actions.append(
+            button(
+                _unescape_label(t(language, Msg.BTN_DEFAULT, value=default)),
+                Wiz(tok=tok, step=step, act=WizardAct.DEFAULT),
+            )
+        )
+    if screen.can_skip:
+        actions.append(
+            button(t(language, Msg.BTN_SKIP), Wiz(tok=tok, step=step, act=WizardAct.SKIP))
+        )
+    rows = chunked(actions, 2)
+    if screen.can_skip:
+        rows.append(
+            [
+                button(
+                    t(language, Msg.BTN_SKIP_ALL), Wiz(tok=tok, step=step, act=WizardAct.SKIP_ALL)
+                )
+            ]
+        )
+    return rows
+
+
+def _wizard_nav(language: Language, tok: str, step: str) -> Row:
+    return [
+        button(t(language, Msg.BTN_BACK), Wiz(tok=tok, step=step, act=WizardAct.BACK)),
+        button(t(language, Msg.BTN_MENU), Wiz(tok=tok, step=step, act=WizardAct.MENU)),
+        button(t(language, Msg.BTN_CANCEL), Wiz(tok=tok, step=step, act=WizardAct.CANCEL)),
+    ]
+
+
+def _fit(text: str, limit: int) -> str:
+    # Views clip user values already; this is the last guard against a surprise overflow.
+    if fits(text, limit):
+        return text
+    return escape(clip(text.replace("<", " ").replace(">", " "), limit // 2))
+
+
+def _summary_lines(
+    language: Language, summary: Sequence[tuple[InputSpec, JsonValue]], limit: int
+) -> list[str]:
+    return [
+        f"• {escape(spec.ui.title(language))}: {show_value(language, spec, value, limit)}"
+        for spec, value in summary
+    ]
+
+
+def confirm_view(
+    language: Language,
+    model: ModelSpec,
+    screen: ConfirmScreen,
+    tok: str,
+    balance: Balance,
+    *,
+    problem: str = "",
+) -> View:
+    """The confirmation: the answers, the exact price, the balance after; Confirm, Edit."""
+    quote = screen.quote
+    tail: list[str] = []
+    rows: list[Row] = []
+    if isinstance(quote, Rejected):
+        tail.append(t(language, Msg.CONFIRM_NO_PRICE, reason=reason_text(quote.reason, language)))
+    else:
+        price_msg = Msg.CONFIRM_PRICE_UP_TO if quote.is_upper_bound else Msg.CONFIRM_PRICE
+        tail.append(t(language, price_msg, stars=quote.stars))
+        if balance.available >= quote.stars:
+            tail.append(
+                t(
+                    language,
+                    Msg.CONFIRM_BALANCE,
+                    available=balance.available,
+                    after=balance.available - quote.stars,
+                )
+            )
+        else:
+            tail.append(
+                t(language, Msg.CONFIRM_SHORT, available=balance.available, stars=quote.stars)
+            )
+        rows.append(
+            [
+                button(
+                    t(language, Msg.BTN_CONFIRM, stars=quote.stars),
+                    Wiz(tok=tok, step=CONFIRM_STEP, act=WizardAct.CONFIRM),
+                )
+            ]
+        )
+    if problem:
+        tail.append(t(language, Msg.STEP_PROBLEM, reason=escape(problem)))
+    header = t(language, Msg.CONFIRM_HEADER, model=escape(model.title(language)))
+    text = ""
+    for limit in _SUMMARY_CLIPS:
+        lines = _summary_lines(language, screen.summary, limit)
+        text = "\n\n".join([header, "\n".join(lines), "\n".join(tail)])
+        if fits(text, MAX_TEXT):
+            break
+    edit_row = [
+        button(t(language, Msg.BTN_EDIT), Wiz(tok=tok, step=CONFIRM_STEP, act=WizardAct.EDIT_LIST))
+    ]
+    if screen.advanced:
+        edit_row.append(
+            button(
+                t(language, Msg.BTN_ADVANCED),
+                Wiz(tok=tok, step=CONFIRM_STEP, act=WizardAct.ADVANCED_LIST),
+            )
+        )
+    rows.append(edit_row)
+    rows.append(_wizard_nav(language, tok, CONFIRM_STEP))
+    return View(_fit(text, MAX_TEXT), markup(rows))
+
+
+def edit_list_view(
+    language: Language, model: ModelSpec, screen: ConfirmScreen, tok: str, *, advanced: bool
+) -> View:
+    """The inputs that can be changed from the confirmation (asked ones, or the advanced)."""
+    specs = screen.advanced if advanced else tuple(spec for spec, _ in screen.summary)
+    values = {spec.name: value for spec, value in screen.summary}
+    title_msg = Msg.ADVANCED_TITLE if advanced else Msg.EDIT_TITLE
+    text = t(language, title_msg, model=escape(model.title(language)))
+    if not specs:
+        text += "\n\n" + t(language, Msg.ADVANCED_NONE)
+    buttons = []
+    for spec in specs:
+        value = values.get(spec.name, spec.default)
+        label = f"{spec.ui.title(language)}: {show_value(language, spec, value, 20)}"
+        buttons.append(
+            button(
+                clip(_unescape_label(label), 60),
+                Wiz(tok=tok, step=CONFIRM_STEP, act=WizardAct.EDIT, arg=input_ref(spec.name)),
+            )
+        )
+    rows = [
+        *chunked(buttons, 1),
+        [
+            button(
+                t(language, Msg.BTN_TO_SUMMARY),
+                Wiz(tok=tok, step=CONFIRM_STEP, act=WizardAct.SUMMARY),
+            )
+        ],
+    ]
+    return View(text, markup(rows))
+
+
+def _unescape_label(label: str) -> str:
+    # Button labels are plain text: undo the HTML escaping show_value applied.
+    return label.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+# ------------------------------------------------------------------ runs
+
+
+def accepted_text(language: Language, title: str, stars: int) -> str:
+    """The confirmation message after Confirm: the instant acknowledgement."""
+    return t(language, Msg.ACCEPTED, model=title, stars=stars)
+
+
+def status_view(language: Language, title: str, generation: Generation) -> View:
+    """The status message of a run in its current stage (Cancel while it can be cancelled)."""
+    text = t(language, _STATUS_TEXT[generation.state], model=title)
+    if generation.state not in _LIVE_STATES:
+        return View(text)
+    cancel = button(t(language, Msg.BTN_CANCEL_RUN), Run(act=RunAct.CANCEL, gen=generation.id))
+    return View(text, markup([[cancel]]))
+
+
+def _prompt_of(generation: Generation) -> str:
+    for name in ("prompt", "text"):
+        value = generation.input.get(name)
+        if isinstance(value, str) and value.strip():
+            return value
+    return ""
+
+
+def result_caption(language: Language, title: str, generation: Generation) -> str:
+    """The caption of a delivered result: model and price, then the prompt (≤ 1024)."""
+    head = t(language, Msg.RESULT_CAPTION, model=title, stars=generation.stars)
+    prompt = _prompt_of(generation)
+    caption = f"{head}\n{escape(clip(prompt, 700))}" if prompt else head
+    return caption if fits(caption, MAX_CAPTION) else head
+
+
+def result_markup(language: Language, generation: Generation) -> InlineKeyboardMarkup:
+    """Repeat, Edit & rerun, Favorite, Menu."""
+    gen = generation.id
+    return markup(
+        [
+            [
+                button(t(language, Msg.BTN_REPEAT), Run(act=RunAct.REPEAT, gen=gen)),
+                button(t(language, Msg.BTN_EDIT_RERUN), Run(act=RunAct.EDIT_RERUN, gen=gen)),
+            ],
+            [
+                button(t(language, Msg.BTN_FAVORITE), Run(act=RunAct.FAVORITE, gen=gen)),
+                button(t(language, Msg.BTN_MENU), Nav(to=Screen.HOME)),
+            ],
+        ]
+    )
+
+
+def failure_view(language: Language, title: str, generation: Generation) -> View:
+    """Why a run ended without a result, the Stars given back; Try again / Menu."""
+    reason = generation.reason or ReasonCode.INTERNAL_ERROR
+    text = t(language, Msg.FAILURE, model=title, reason=escape(reason_text(reason, language)))
+    if generation.held > 0:
+        text += "\n" + t(language, Msg.RELEASED, stars=generation.held)
+    rows = [
+        [
+            button(t(language, Msg.BTN_TRY_AGAIN), Run(act=RunAct.REPEAT, gen=generation.id)),
+            button(t(language, Msg.BTN_MENU), Nav(to=Screen.HOME)),
+        ]
+    ]
+    return View(text, markup(rows))
+
+
+def too_large_text(language: Language, url: str) -> str:
+    """A link to a result Telegram cannot carry."""
+    return t(language, Msg.RESULT_TOO_LARGE, url=escape(url).replace('"', "&quot;"))
+
+
+# ------------------------------------------------------------------ history, balance, settings
+
+
+def history_view(
+    language: Language, registry: Registry, generations: Sequence[Generation], page: int
+) -> View:
+    """One page of the user's generations with Re-send and Repeat buttons per entry."""
+    if not generations:
+        return View(t(language, Msg.HISTORY_EMPTY), markup([back_menu_row(language, None)]))
+    total = pages(len(generations), HISTORY_PER_PAGE)
+    page = min(max(page, 0), total - 1)
+    first = page * HISTORY_PER_PAGE
+    lines = [t(language, Msg.HISTORY_TITLE, page=page + 1, pages=total)]
+    rows: list[Row] = []
+    for n, generation in enumerate(generations[first : first + HISTORY_PER_PAGE], first + 1):
+        model = registry.get(generation.model_id)
+        line = t(
+            language,
+            Msg.HISTORY_ITEM,
+            n=n,
+            mark=_STATE_MARK.get(generation.state, "⏳"),
+            model=model_title(model, generation.model_id, language),
+            stars=generation.stars,
+            when=generation.created_at.strftime("%d.%m %H:%M"),
+        )
+        prompt = _prompt_of(generation)
+        if prompt:
+            line += f"\n<i>{escape(clip(prompt, 80))}</i>"
+        lines.append(line)
+        row: Row = []
+        if generation.state is GenerationState.SUCCEEDED and generation.delivered_refs:
+            row.append(
+                button(t(language, Msg.BTN_RESEND, n=n), Run(act=RunAct.RESEND, gen=generation.id))
+            )
+        if model is not None and model.enabled:
+            row.append(
+                button(
+                    t(language, Msg.BTN_REPEAT_N, n=n), Run(act=RunAct.REPEAT, gen=generation.id)
+                )
+            )
+        rows.append(row)
+    rows.append(pager(language, page, total, lambda n: Nav(to=Screen.HISTORY, page=n)))
+    rows.append(back_menu_row(language, None))
+    return View(_fit("\n\n".join(lines), MAX_TEXT), markup(rows))
+
+
+def balance_view(language: Language, balance: Balance) -> View:
+    """Available and held Stars (read-only until payments arrive)."""
+    parts = [t(language, Msg.BALANCE, available=balance.available, held=balance.held)]
+    if balance.debt:
+        parts.append(t(language, Msg.BALANCE_DEBT, debt=balance.debt))
+    parts.append(t(language, Msg.BALANCE_TOPUP_SOON))
+    return View("\n\n".join(parts), markup([back_menu_row(language, None)]))
+
+
+def settings_view(language: Language) -> View:
+    """The language switch."""
+    rows = [
+        [
+            button(_marked(language, Language.RU, Msg.BTN_LANG_RU), Lang(lang=Language.RU)),
+            button(_marked(language, Language.EN, Msg.BTN_LANG_EN), Lang(lang=Language.EN)),
+        ],
+        back_menu_row(language, None),
+    ]
+    text = t(language, Msg.SETTINGS, current=t(language, Msg.LANGUAGE_NAME))
+    return View(text, markup(rows))
+
+
+def _marked(current: Language, language: Language, key: Msg) -> str:
+    label = t(language, key)
+    return f"✅ {label}" if current is language else label
+
+
+def help_view(language: Language) -> View:
+    """How the bot works and its commands."""
+    return View(t(language, Msg.HELP), markup([back_menu_row(language, None)]))
+
+
+def notice_view(language: Language, text: str) -> View:
+    """A short notice with a Menu button."""
+    return View(text, markup([back_menu_row(language, None)]))

@@ -1,0 +1,15 @@
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.pg.conftest import empty_pg_dsn, pg_dsn, pg_pool, pg_store
+from tests.pg.databases import pg_template
+from tests.telegram.fake_bot_api import FakeBotApi
+
+__all__ = ["api", "empty_pg_dsn", "pg_dsn", "pg_pool", "pg_store", "pg_template"]
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as fake:
+        yield fake

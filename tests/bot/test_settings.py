@@ -1,0 +1,100 @@
+import logging
+
+import pytest
+
+from kiebot_bot.__main__ import RedactingFilter, main
+from kiebot_bot.settings import Mode, load_settings
+from kiebot_bot.wiring import open_bot
+from kiebot_core.domain.errors import SettingsError
+
+TOKEN = "123456789:SECRET-token-value"  # noqa: S105  # a made-up token
+BASE = {"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": "postgresql://kiebot:pa55word@db/kiebot"}
+
+
+@pytest.mark.parametrize("missing", ["TELEGRAM_BOT_TOKEN", "DATABASE_URL"])
+def test_a_missing_required_setting_is_named(missing: str):
+    env = {name: value for name, value in BASE.items() if name != missing}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    assert caught.value.variable == missing
+
+
+def test_main_stops_with_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert main(["--polling"]) == 2
+    err = capsys.readouterr().err
+    assert err == "kiebot-bot: TELEGRAM_BOT_TOKEN is not set\n"
+
+
+def test_webhook_mode_is_refused_for_now(capsys: pytest.CaptureFixture[str]):
+    assert main(["--webhook"]) == 2
+    assert "--webhook is not available yet" in capsys.readouterr().err
+
+
+def test_secrets_stay_out_of_repr_and_logs():
+    settings = load_settings({**BASE, "KIE_API_KEY": "kie-secret", "KIE_CALLBACK_HMAC_KEY": "h"})
+    shown = repr(settings)
+    for secret in (TOKEN, "kie-secret", "pa55word"):
+        assert secret not in shown
+    assert set(settings.secrets) >= {TOKEN, "kie-secret", "pa55word"}
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "calling %s/bot%s/getMe", ("http://api", TOKEN), None
+    )
+    RedactingFilter(settings.secrets).filter(record)
+    assert TOKEN not in record.getMessage()
+    assert "/bot***/getMe" in record.getMessage()
+
+
+def test_the_sandbox_rule():
+    assert load_settings(BASE).use_sandbox
+    assert not load_settings({**BASE, "KIE_API_KEY": "k"}).use_sandbox
+    assert load_settings({**BASE, "KIE_API_KEY": "k", "KIEBOT_SANDBOX": "1"}).use_sandbox
+    with pytest.raises(SettingsError) as caught:
+        load_settings(BASE, Mode.WEBHOOK)
+    assert caught.value.variable == "KIE_API_KEY"
+    assert load_settings({**BASE, "KIEBOT_SANDBOX": "1"}, Mode.WEBHOOK).use_sandbox
+
+
+def test_operator_settings_are_read():
+    settings = load_settings(
+        {
+            **BASE,
+            "KIEBOT_WELCOME_STARS": "25",
+            "KIEBOT_DEADLINE_IMAGE": "10m",
+            "KIEBOT_DEADLINE_VIDEO": "1h",
+            "KIEBOT_USER_CONCURRENT_GENERATIONS": "5",
+            "KIEBOT_STARS_PER_CREDIT": "0.5",
+            "TELEGRAM_API_BASE": "http://127.0.0.1:8081",
+            "PUBLIC_BASE_URL": "https://bot.example/",
+            "ADMIN_IDS": "1, 2",
+            "PORT": "9000",
+        }
+    )
+    assert settings.welcome_stars == 25
+    assert settings.deadlines.image.total_seconds() == 600
+    assert settings.deadlines.video.total_seconds() == 3600
+    assert settings.max_concurrent == 5
+    assert str(settings.prices.stars_per_credit) == "0.5"
+    assert settings.telegram_api_base == "http://127.0.0.1:8081"
+    assert settings.callback_url == "https://bot.example/kie/callback"
+    assert settings.admin_ids == frozenset({1, 2})
+    assert (settings.host, settings.port) == ("127.0.0.1", 9000)
+    for name, value in (
+        ("KIEBOT_WELCOME_STARS", "many"),
+        ("KIEBOT_DEADLINE_IMAGE", "soon"),
+        ("KIEBOT_SANDBOX", "maybe"),
+        ("PORT", "-1"),
+        ("ADMIN_IDS", "me"),
+    ):
+        with pytest.raises(SettingsError) as caught:
+            load_settings({**BASE, name: value})
+        assert caught.value.variable == name
+
+
+def test_a_malformed_token_is_a_settings_error():
+    settings = load_settings({**BASE, "TELEGRAM_BOT_TOKEN": "not-a-token"})
+    with pytest.raises(SettingsError) as caught:
+        open_bot(settings)
+    assert caught.value.variable == "TELEGRAM_BOT_TOKEN"

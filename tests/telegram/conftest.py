@@ -1,0 +1,26 @@
+from collections.abc import AsyncIterator
+
+import pytest
+
+from kiebot_core.testing.memory import MemoryUnitOfWorkFactory
+from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.harness import RunningBot, running_bot
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+def store() -> MemoryUnitOfWorkFactory:
+    return MemoryUnitOfWorkFactory()
+
+
+@pytest.fixture
+async def bot(api: FakeBotApi, store: MemoryUnitOfWorkFactory) -> AsyncIterator[RunningBot]:
+    async with running_bot(api, store) as running:
+        yield running
+    assert not api.errors(400), [(c.method, c.description) for c in api.errors(400)]
+    assert not api.unanswered(), api.unanswered()

@@ -1,0 +1,1055 @@
+"""A fake Telegram Bot API on loopback, with Telegram's response shapes and validation.
+
+It serves ``/bot<token>/<method>`` and ``/file/bot<token>/<path>`` like api.telegram.org, so a
+real aiogram ``Bot`` talks to it through ``TelegramAPIServer.from_base``. It keeps every chat's
+messages, answers ``getUpdates`` by long polling, and lets a test act as users
+(:class:`FakeUser`: send text or files, press buttons by their label) and read what the bot
+showed.
+
+Validation follows Telegram: HTML entity parsing (``can't parse entities``), text ≤ 4096 and
+captions ≤ 1024 after parsing, ``message is not modified`` for an edit that changes nothing,
+callback data of 1-64 bytes, one answer per callback query, ``chat not found``, file size
+limits (photo uploads ≤ 10 MB, uploads ≤ 50 MB, downloads ≤ 20 MB, URLs ≤ 5/20 MB), and 429
+with ``retry_after`` when a test asks for it (:meth:`FakeBotApi.flood`).
+"""
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Self
+
+import aiohttp
+import attrs
+from aiohttp import web
+
+PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024
+UPLOAD_LIMIT = 50 * 1024 * 1024
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
+URL_PHOTO_LIMIT = 5 * 1024 * 1024
+URL_FILE_LIMIT = 20 * 1024 * 1024
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+CALLBACK_DATA_LIMIT = 64
+CALLBACK_ANSWER_LIMIT = 200
+MAX_BUTTONS = 100
+
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+_JSON_FIELDS = frozenset(
+    {
+        "reply_markup",
+        "commands",
+        "scope",
+        "allowed_updates",
+        "entities",
+        "caption_entities",
+        "link_preview_options",
+        "reply_parameters",
+    }
+)
+_ENTITY_OF_TAG = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "code": "code",
+    "pre": "pre",
+    "a": "text_link",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ACTION_FIELDS = (
+    "callback_data",
+    "url",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
+
+
+class ApiError(Exception):
+    """A Bot API error answer."""
+
+    def __init__(self, description: str, code: int = 400, **parameters: Any) -> None:
+        super().__init__(description)
+        self.description = description
+        self.code = code
+        self.parameters = parameters
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+class _HtmlParser:
+    """Telegram's HTML rules: a few tags, four named entities, every tag closed in order."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.out: list[str] = []
+        self.stack: list[tuple[str, int, dict[str, str]]] = []
+        self.entities: list[dict[str, Any]] = []
+        self.length = 0
+
+    def fail(self, problem: str) -> ApiError:
+        return ApiError(f"Bad Request: can't parse entities: {problem}")
+
+    def emit(self, text: str) -> None:
+        self.out.append(text)
+        self.length += utf16_length(text)
+
+    def close(self, name: str, offset: int) -> None:
+        if not self.stack:
+            raise self.fail(f"Unexpected end tag at byte offset {offset}")
+        open_name, start, attributes = self.stack.pop()
+        if open_name != name:
+            raise self.fail(
+                f'Unmatched end tag at byte offset {offset}, expected "</{open_name}>", '
+                f'found "</{name}>"'
+            )
+        if self.length > start:
+            entity: dict[str, Any] = {
+                "type": _ENTITY_OF_TAG[open_name],
+                "offset": start,
+                "length": self.length - start,
+            }
+            if open_name == "a":
+                entity["url"] = attributes["href"]
+            self.entities.append(entity)
+
+    def open(self, inner: str, offset: int) -> None:
+        match = re.match(r"([a-zA-Z][\w-]*)(.*)$", inner, re.DOTALL)
+        if match is None:
+            raise self.fail(f'Unsupported start tag "{inner}" at byte offset {offset}')
+        name = match.group(1).lower()
+        attributes = {
+            key.lower(): value
+            for key, value in re.findall(r'([\w-]+)\s*=\s*"([^"]*)"', match.group(2))
+        }
+        if name not in _ENTITY_OF_TAG:
+            raise self.fail(f'Unsupported start tag "{name}" at byte offset {offset}')
+        if name == "span" and attributes.get("class") != "tg-spoiler":
+            raise self.fail(f'Unsupported start tag "span" at byte offset {offset}')
+        if name == "a" and not attributes.get("href"):
+            raise self.fail(f"Can't find a href for the link at byte offset {offset}")
+        self.stack.append((name, self.length, attributes))
+
+    def tag(self, i: int) -> int:
+        offset = len(self.source[:i].encode())
+        end = self.source.find(">", i)
+        if end == -1:
+            raise self.fail(f"Unclosed start tag at byte offset {offset}")
+        inner = self.source[i + 1 : end]
+        if inner.startswith("/"):
+            self.close(inner[1:].strip().lower(), offset)
+        else:
+            self.open(inner, offset)
+        return end + 1
+
+    def entity(self, i: int) -> int:
+        match = re.match(r"&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);", self.source[i:])
+        if match is None:
+            self.emit("&")
+            return i + 1
+        ref = match.group(1)
+        if ref.startswith("#x"):
+            self.emit(chr(int("0" + ref[1:], 0)))
+        elif ref.startswith("#"):
+            self.emit(chr(int(ref[1:])))
+        else:
+            self.emit(_NAMED_ENTITIES.get(ref, match.group(0)))
+        return i + len(match.group(0))
+
+    def parse(self) -> tuple[str, list[dict[str, Any]]]:
+        i = 0
+        while i < len(self.source):
+            char = self.source[i]
+            if char == "<":
+                i = self.tag(i)
+            elif char == "&":
+                i = self.entity(i)
+            else:
+                self.emit(char)
+                i += 1
+        if self.stack:
+            raise self.fail(
+                f'Can\'t find end tag corresponding to start tag "{self.stack[-1][0]}"'
+            )
+        return _trim("".join(self.out), self.entities)
+
+
+def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
+    """Telegram's HTML → (plain text, entities); raises ApiError like Telegram does."""
+    return _HtmlParser(source).parse()
+
+
+def _trim(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    # Telegram drops leading and trailing whitespace; entities move and shrink with the text.
+    stripped = text.strip()
+    if not stripped:
+        return "", []
+    lead = utf16_length(text[: len(text) - len(text.lstrip())])
+    total = utf16_length(stripped)
+    kept = []
+    for entity in entities:
+        start = max(entity["offset"] - lead, 0)
+        end = min(entity["offset"] + entity["length"] - lead, total)
+        if end > start:
+            kept.append({**entity, "offset": start, "length": end - start})
+    return stripped, sorted(kept, key=lambda e: (e["offset"], -e["length"]))
+
+
+def formatted(text: str | None, parse_mode: str | None) -> tuple[str, list[dict[str, Any]]]:
+    if text is None:
+        return "", []
+    if parse_mode is None or parse_mode == "":
+        return text.strip(), []
+    if parse_mode.upper() != "HTML":
+        raise ApiError(f"Bad Request: unsupported parse_mode {parse_mode!r} in the fake")
+    return parse_html(text)
+
+
+def check_markup(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("inline_keyboard"), list):
+        raise ApiError("Bad Request: can't parse reply keyboard markup JSON object")
+    count = 0
+    for row in raw["inline_keyboard"]:
+        if not isinstance(row, list):
+            raise ApiError('Bad Request: field "inline_keyboard" must be an Array of Arrays')
+        for button in row:
+            count += 1
+            if not isinstance(button, dict) or not button.get("text"):
+                raise ApiError("Bad Request: text buttons are unallowed in the inline keyboard")
+            actions = [field for field in _ACTION_FIELDS if field in button]
+            if len(actions) != 1:
+                raise ApiError("Bad Request: can't parse inline keyboard button")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_LIMIT:
+                raise ApiError("Bad Request: BUTTON_DATA_INVALID")
+            url = button.get("url")
+            if url is not None and not re.match(r"^(https?|tg)://", str(url)):
+                raise ApiError("Bad Request: BUTTON_URL_INVALID")
+    if count > MAX_BUTTONS:
+        raise ApiError("Bad Request: reply markup is too long")
+    return raw if raw["inline_keyboard"] else None
+
+
+@attrs.define
+class FakeFile:
+    file_id: str
+    unique_id: str
+    data: bytes
+    path: str
+    kind: str
+    mime_type: str = "application/octet-stream"
+    name: str | None = None
+
+
+@attrs.define
+class FakeMessage:
+    message_id: int
+    chat_id: int
+    from_bot: bool
+    date: int
+    text: str | None = None
+    entities: list[dict[str, Any]] = attrs.Factory(list)
+    caption: str | None = None
+    caption_entities: list[dict[str, Any]] = attrs.Factory(list)
+    media: str | None = None
+    file: FakeFile | None = None
+    reply_markup: dict[str, Any] | None = None
+    deleted: bool = False
+    edits: int = 0
+
+    @property
+    def shown(self) -> str:
+        """The text or caption the user sees."""
+        return self.text if self.text is not None else (self.caption or "")
+
+    def buttons(self) -> list[dict[str, Any]]:
+        if not self.reply_markup:
+            return []
+        return [b for row in self.reply_markup["inline_keyboard"] for b in row]
+
+    def labels(self) -> list[str]:
+        return [b["text"] for b in self.buttons()]
+
+
+@attrs.define
+class ApiCall:
+    method: str
+    params: dict[str, Any]
+    ok: bool
+    at: float
+    error_code: int | None = None
+    description: str | None = None
+
+    @property
+    def chat_id(self) -> int | None:
+        raw = self.params.get("chat_id")
+        try:
+            return int(raw) if raw is not None else None
+        except (TypeError, ValueError):
+            return None
+
+
+@attrs.define
+class CallbackRecord:
+    id: str
+    update_id: int
+    user_id: int
+    data: str
+    message_id: int
+    created_at: float
+    answered_at: float | None = None
+    text: str | None = None
+    show_alert: bool = False
+
+
+@attrs.define
+class UserInfo:
+    id: int
+    first_name: str
+    language_code: str | None
+    blocked: bool = False
+
+
+class FakeBotApi:
+    """The fake server. Use ``async with FakeBotApi() as api`` (or ``start``/``close``)."""
+
+    def __init__(
+        self,
+        token: str = "123456789:TEST-fake-token_abc",  # noqa: S107  # a made-up test token
+        bot_name: str = "kiebot_test_bot",
+    ) -> None:
+        self.token = token
+        self.bot_id = int(token.split(":", 1)[0])
+        self.bot_user = {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Kiebot Test",
+            "username": bot_name,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self.users: dict[int, UserInfo] = {}
+        self.chats: dict[int, dict[int, FakeMessage]] = {}
+        self.files: dict[str, FakeFile] = {}
+        self.calls: list[ApiCall] = []
+        self.callbacks: dict[str, CallbackRecord] = {}
+        self.commands: dict[str | None, list[dict[str, Any]]] = {}
+        self.updates: list[dict[str, Any]] = []
+        self.fetched_at: dict[int, float] = {}
+        self.confirmed = 0
+        self._ids = itertools.count(1)
+        self._update_ids = itertools.count(1000)
+        self._floods: dict[str, list[int]] = {}
+        self._changed = asyncio.Condition()
+        self._poll_generation = 0
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self._http: aiohttp.ClientSession | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        app = web.Application(client_max_size=UPLOAD_LIMIT + 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._http = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        self._closing = True
+        async with self._changed:
+            self._changed.notify_all()
+        if self._http is not None:
+            await self._http.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ test controls
+
+    def user(
+        self, user_id: int = 1001, first_name: str = "Ann", language_code: str | None = "en"
+    ) -> "FakeUser":
+        info = self.users.setdefault(user_id, UserInfo(user_id, first_name, language_code))
+        info.language_code = language_code
+        self.chats.setdefault(user_id, {})
+        return FakeUser(self, info)
+
+    def flood(self, method: str, retry_after: int = 1, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` get 429 with ``retry_after``."""
+        self._floods.setdefault(method, []).extend([retry_after] * times)
+
+    def errors(self, code: int = 400) -> list[ApiCall]:
+        return [call for call in self.calls if call.error_code == code]
+
+    def unanswered(self) -> list[CallbackRecord]:
+        return [record for record in self.callbacks.values() if record.answered_at is None]
+
+    def messages(self, chat_id: int) -> list[FakeMessage]:
+        return [m for m in self.chats.get(chat_id, {}).values() if not m.deleted]
+
+    def calls_of(self, method: str) -> list[ApiCall]:
+        return [call for call in self.calls if call.method == method]
+
+    def add_file(
+        self, data: bytes, kind: str, mime_type: str, name: str | None = None
+    ) -> FakeFile:
+        number = next(self._ids)
+        extension = {"photo": "jpg", "video": "mp4", "audio": "mp3"}.get(kind, "bin")
+        file = FakeFile(
+            file_id=f"{kind.upper()}-{number:06d}-fakefileid",
+            unique_id=f"u{number:06d}",
+            data=data,
+            path=f"{kind}s/file_{number}.{extension}",
+            kind=kind,
+            mime_type=mime_type,
+            name=name,
+        )
+        self.files[file.file_id] = file
+        return file
+
+    async def push(self, update: dict[str, Any]) -> int:
+        update_id = next(self._update_ids)
+        self.updates.append({"update_id": update_id, **update})
+        async with self._changed:
+            self._changed.notify_all()
+        return update_id
+
+    async def processed(self, update_id: int, within_s: float = 10.0) -> None:
+        """Wait until the bot asked for updates after ``update_id`` (it handled it, when it
+        handles updates one at a time)."""
+        async with asyncio.timeout(within_s), self._changed:
+            await self._changed.wait_for(lambda: self.confirmed > update_id)
+
+    async def settle(self, quiet: float = 0.15, within_s: float = 10.0) -> None:
+        """Wait until no call has arrived for ``quiet`` seconds."""
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            last = self.calls[-1].at if self.calls else 0.0
+            since = time.monotonic() - last
+            if since >= quiet:
+                return
+            await asyncio.sleep(quiet - since)
+        raise TimeoutError("the bot never went quiet")
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _methods(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[Any]]]:
+        return {
+            "getMe": self._get_me,
+            "deleteWebhook": self._delete_webhook,
+            "setMyCommands": self._set_my_commands,
+            "getUpdates": self._get_updates,
+            "sendMessage": self._send_message,
+            "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._answer_callback_query,
+            "sendChatAction": self._send_chat_action,
+            "getFile": self._get_file,
+            "sendPhoto": self._send_photo,
+            "sendVideo": self._send_video,
+            "sendAudio": self._send_audio,
+            "sendDocument": self._send_document,
+        }
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+            return params
+        if request.method == "POST":
+            form = await request.post()
+            for key, value in form.items():
+                if isinstance(value, web.FileField):
+                    params[key] = value
+                elif key in _JSON_FIELDS and isinstance(value, str):
+                    try:
+                        params[key] = json.loads(value)
+                    except ValueError:
+                        raise ApiError(f"Bad Request: can't parse {key} JSON object") from None
+                else:
+                    params[key] = value
+        return params
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        method = request.match_info["method"]
+        handler = self._methods().get(method)
+        if handler is None:
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": "Not Found: method not found"},
+                status=404,
+            )
+        try:
+            params = await self._params(request)
+        except ApiError as error:
+            return self._error(method, {}, error)
+        call_params = {k: v for k, v in params.items() if not isinstance(v, web.FileField)}
+        floods = self._floods.get(method)
+        if floods:
+            retry_after = floods.pop(0)
+            return self._error(
+                method,
+                call_params,
+                ApiError(
+                    f"Too Many Requests: retry after {retry_after}",
+                    code=429,
+                    retry_after=retry_after,
+                ),
+            )
+        try:
+            result = await handler(params)
+        except ApiError as error:
+            return self._error(method, call_params, error)
+        if method != "getUpdates" or result:
+            self.calls.append(ApiCall(method, call_params, ok=True, at=time.monotonic()))
+        return web.json_response({"ok": True, "result": result})
+
+    def _error(self, method: str, params: dict[str, Any], error: ApiError) -> web.Response:
+        self.calls.append(
+            ApiCall(
+                method,
+                params,
+                ok=False,
+                at=time.monotonic(),
+                error_code=error.code,
+                description=error.description,
+            )
+        )
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": error.code,
+            "description": error.description,
+        }
+        if error.parameters:
+            body["parameters"] = error.parameters
+        return web.json_response(body, status=error.code)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401, text="Unauthorized")
+        path = request.match_info["path"]
+        file = next((f for f in self.files.values() if f.path == path), None)
+        if file is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=file.data, content_type="application/octet-stream")
+
+    # ------------------------------------------------------------------ shapes
+
+    def _chat(self, chat_id: int) -> dict[str, Any]:
+        info = self.users.get(chat_id)
+        return {
+            "id": chat_id,
+            "type": "private",
+            "first_name": info.first_name if info else "User",
+        }
+
+    def _from(self, info: UserInfo) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": info.id, "is_bot": False, "first_name": info.first_name}
+        if info.language_code:
+            body["language_code"] = info.language_code
+        return body
+
+    def _file_json(self, file: FakeFile) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "file_id": file.file_id,
+            "file_unique_id": file.unique_id,
+            "file_size": len(file.data),
+        }
+        if file.kind == "photo":
+            return {**body, "width": 96, "height": 96}
+        body["mime_type"] = file.mime_type
+        if file.name:
+            body["file_name"] = file.name
+        if file.kind == "video":
+            body.update(width=96, height=96, duration=2)
+        if file.kind == "audio":
+            body["duration"] = 1
+        return body
+
+    def message_json(self, message: FakeMessage) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "message_id": message.message_id,
+            "date": message.date,
+            "chat": self._chat(message.chat_id),
+        }
+        if message.from_bot:
+            body["from"] = self.bot_user
+        else:
+            body["from"] = self._from(self.users[message.chat_id])
+        if message.edits:
+            body["edit_date"] = int(time.time())
+        if message.text is not None:
+            body["text"] = message.text
+            if message.entities:
+                body["entities"] = message.entities
+        if message.media is not None and message.file is not None:
+            file_json = self._file_json(message.file)
+            if message.media == "photo":
+                small = {**file_json, "file_id": message.file.file_id, "width": 48, "height": 48}
+                body["photo"] = [small, file_json]
+            else:
+                body[message.media] = file_json
+            if message.caption:
+                body["caption"] = message.caption
+                if message.caption_entities:
+                    body["caption_entities"] = message.caption_entities
+        if message.reply_markup:
+            body["reply_markup"] = message.reply_markup
+        return body
+
+    # ------------------------------------------------------------------ helpers
+
+    def _target_chat(self, params: dict[str, Any]) -> int:
+        try:
+            chat_id = int(params.get("chat_id", ""))
+        except ValueError:
+            raise ApiError("Bad Request: chat not found") from None
+        if chat_id not in self.chats:
+            raise ApiError("Bad Request: chat not found")
+        info = self.users.get(chat_id)
+        if info is not None and info.blocked:
+            raise ApiError("Forbidden: bot was blocked by the user", code=403)
+        return chat_id
+
+    def _message(self, params: dict[str, Any]) -> FakeMessage:
+        chat_id = self._target_chat(params)
+        try:
+            message_id = int(params.get("message_id", ""))
+        except ValueError:
+            raise ApiError("Bad Request: message to edit not found") from None
+        message = self.chats[chat_id].get(message_id)
+        if message is None or message.deleted:
+            raise ApiError("Bad Request: message to edit not found")
+        if not message.from_bot:
+            raise ApiError("Bad Request: message can't be edited")
+        return message
+
+    def _new_message(self, chat_id: int, *, from_bot: bool, **fields: Any) -> FakeMessage:
+        message = FakeMessage(
+            message_id=next(self._ids),
+            chat_id=chat_id,
+            from_bot=from_bot,
+            date=int(time.time()),
+            **fields,
+        )
+        self.chats[chat_id][message.message_id] = message
+        return message
+
+    # ------------------------------------------------------------------ methods
+
+    async def _get_me(self, _: dict[str, Any]) -> dict[str, Any]:
+        return self.bot_user
+
+    async def _delete_webhook(self, _: dict[str, Any]) -> bool:
+        return True
+
+    async def _set_my_commands(self, params: dict[str, Any]) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or not 1 <= len(commands) <= 100:
+            raise ApiError("Bad Request: commands must be non-empty")
+        for command in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+                raise ApiError("Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description", ""))) <= 256:
+                raise ApiError("Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self.commands[params.get("language_code")] = commands
+        return True
+
+    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        timeout = float(params.get("timeout") or 0)
+        self._poll_generation += 1
+        generation = self._poll_generation
+        async with self._changed:
+            self.confirmed = max(self.confirmed, offset)
+            self.updates = [u for u in self.updates if u["update_id"] >= self.confirmed]
+            self._changed.notify_all()
+            deadline = time.monotonic() + timeout
+            while True:
+                if self._poll_generation != generation:
+                    raise ApiError(
+                        "Conflict: terminated by other getUpdates request; make sure that only "
+                        "one bot instance is running",
+                        code=409,
+                    )
+                pending = self.updates[:limit]
+                if pending or self._closing:
+                    now = time.monotonic()
+                    for update in pending:
+                        self.fetched_at.setdefault(update["update_id"], now)
+                    return pending
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                try:
+                    async with asyncio.timeout(remaining):
+                        await self._changed.wait()
+                except TimeoutError:
+                    return []
+
+    def _send_text(
+        self, params: dict[str, Any], *, edit: bool
+    ) -> tuple[str, list[dict[str, Any]], dict[str, Any] | None]:
+        text, entities = formatted(params.get("text"), params.get("parse_mode"))
+        if not text:
+            raise ApiError("Bad Request: message text is empty")
+        if utf16_length(text) > TEXT_LIMIT:
+            raise ApiError("Bad Request: message is too long")
+        markup = check_markup(params.get("reply_markup"))
+        del edit
+        return text, entities, markup
+
+    async def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._target_chat(params)
+        text, entities, markup = self._send_text(params, edit=False)
+        message = self._new_message(
+            chat_id, from_bot=True, text=text, entities=entities, reply_markup=markup
+        )
+        return self.message_json(message)
+
+    async def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._message(params)
+        if message.text is None:
+            raise ApiError("Bad Request: there is no text in the message to edit")
+        text, entities, markup = self._send_text(params, edit=True)
+        if (
+            text == message.text
+            and entities == message.entities
+            and markup == message.reply_markup
+        ):
+            raise ApiError(NOT_MODIFIED)
+        message.text, message.entities, message.reply_markup = text, entities, markup
+        message.edits += 1
+        return self.message_json(message)
+
+    async def _edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._message(params)
+        markup = check_markup(params.get("reply_markup"))
+        if markup == message.reply_markup:
+            raise ApiError(NOT_MODIFIED)
+        message.reply_markup = markup
+        message.edits += 1
+        return self.message_json(message)
+
+    async def _delete_message(self, params: dict[str, Any]) -> bool:
+        try:
+            message = self._message(params)
+        except ApiError:
+            raise ApiError("Bad Request: message to delete not found") from None
+        message.deleted = True
+        return True
+
+    async def _answer_callback_query(self, params: dict[str, Any]) -> bool:
+        record = self.callbacks.get(str(params.get("callback_query_id")))
+        if record is None or record.answered_at is not None:
+            raise ApiError(QUERY_INVALID)
+        text = params.get("text")
+        if text is not None and len(str(text)) > CALLBACK_ANSWER_LIMIT:
+            raise ApiError("Bad Request: MESSAGE_TOO_LONG")
+        record.answered_at = time.monotonic()
+        record.text = text
+        record.show_alert = str(params.get("show_alert", "false")).lower() == "true"
+        return True
+
+    async def _send_chat_action(self, params: dict[str, Any]) -> bool:
+        self._target_chat(params)
+        if params.get("action") not in CHAT_ACTIONS:
+            raise ApiError("Bad Request: wrong parameter action in request")
+        return True
+
+    async def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        file = self.files.get(str(params.get("file_id")))
+        if file is None:
+            raise ApiError("Bad Request: invalid file_id")
+        if len(file.data) > DOWNLOAD_LIMIT:
+            raise ApiError("Bad Request: file is too big")
+        return {
+            "file_id": file.file_id,
+            "file_unique_id": file.unique_id,
+            "file_size": len(file.data),
+            "file_path": file.path,
+        }
+
+    async def _fetch_url(self, url: str, limit: int) -> bytes:
+        assert self._http is not None
+        try:
+            async with self._http.get(url) as response:
+                if response.status != 200:
+                    raise ApiError("Bad Request: failed to get HTTP URL content")
+                data = await response.read()
+        except aiohttp.ClientError:
+            raise ApiError("Bad Request: failed to get HTTP URL content") from None
+        if len(data) > limit:
+            raise ApiError("Bad Request: failed to get HTTP URL content")
+        return data
+
+    async def _media(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._target_chat(params)
+        value = params.get(kind)
+        if isinstance(value, str) and value.startswith("attach://"):
+            value = params.get(value.removeprefix("attach://"))
+            if not isinstance(value, web.FileField):
+                raise ApiError("Bad Request: wrong file identifier/HTTP URL specified")
+        mime = {"photo": "image/jpeg", "video": "video/mp4", "audio": "audio/mpeg"}.get(
+            kind, "application/octet-stream"
+        )
+        if isinstance(value, web.FileField):
+            data = value.file.read()
+            limit = PHOTO_UPLOAD_LIMIT if kind == "photo" else UPLOAD_LIMIT
+            if len(data) > UPLOAD_LIMIT:
+                raise ApiError("Request Entity Too Large", code=413)
+            if len(data) > limit:
+                raise ApiError("Bad Request: PHOTO_SAVE_FILE_INVALID")
+            if kind == "photo" and not data.startswith((b"\x89PNG", b"\xff\xd8")):
+                raise ApiError("Bad Request: IMAGE_PROCESS_FAILED")
+            file = self.add_file(data, kind, value.content_type or mime, value.filename)
+        elif isinstance(value, str) and value.startswith(("http://", "https://")):
+            limit = URL_PHOTO_LIMIT if kind == "photo" else URL_FILE_LIMIT
+            file = self.add_file(await self._fetch_url(value, limit), kind, mime)
+        elif isinstance(value, str) and value in self.files:
+            file = self.files[value]
+            if file.kind != kind:
+                raise ApiError(
+                    f"Bad Request: can't use file of type {file.kind.title()} as {kind.title()}"
+                )
+        else:
+            raise ApiError("Bad Request: wrong file identifier/HTTP URL specified")
+        caption, caption_entities = formatted(params.get("caption"), params.get("parse_mode"))
+        if utf16_length(caption) > CAPTION_LIMIT:
+            raise ApiError("Bad Request: message caption is too long")
+        markup = check_markup(params.get("reply_markup"))
+        message = self._new_message(
+            chat_id,
+            from_bot=True,
+            caption=caption or None,
+            caption_entities=caption_entities,
+            media=kind,
+            file=file,
+            reply_markup=markup,
+        )
+        return self.message_json(message)
+
+    async def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._media("photo", params)
+
+    async def _send_video(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._media("video", params)
+
+    async def _send_audio(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._media("audio", params)
+
+    async def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._media("document", params)
+
+
+class FakeUser:
+    """One Telegram user in a private chat with the bot."""
+
+    def __init__(self, api: FakeBotApi, info: UserInfo) -> None:
+        self.api = api
+        self.info = info
+
+    @property
+    def id(self) -> int:
+        return self.info.id
+
+    def block(self) -> None:
+        self.info.blocked = True
+
+    # ------------------------------------------------------------------ reading
+
+    def messages(self) -> list[FakeMessage]:
+        return self.api.messages(self.id)
+
+    def bot_messages(self) -> list[FakeMessage]:
+        return [m for m in self.messages() if m.from_bot]
+
+    def last(self) -> FakeMessage:
+        found = self.bot_messages()
+        assert found, "the bot sent nothing"
+        return found[-1]
+
+    def with_buttons(self) -> list[FakeMessage]:
+        return [m for m in self.bot_messages() if m.buttons()]
+
+    def find(self, text: str) -> FakeMessage:
+        for message in reversed(self.bot_messages()):
+            if text in message.shown:
+                return message
+        raise AssertionError(f"no bot message contains {text!r}: {self.transcript()}")
+
+    def transcript(self) -> str:
+        lines = []
+        for message in self.messages():
+            who = "bot" if message.from_bot else "user"
+            media = f"[{message.media}] " if message.media else ""
+            lines.append(
+                f"{who}#{message.message_id}: {media}{message.shown!r} {message.labels()}"
+            )
+        return "\n".join(lines)
+
+    async def wait_for(self, predicate: Callable[[], object], within_s: float = 10.0) -> None:
+        deadline = time.monotonic() + within_s
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met in {within_s} s:\n{self.transcript()}")
+            await asyncio.sleep(0.02)
+
+    async def wait_text(self, text: str, within_s: float = 10.0) -> FakeMessage:
+        await self.wait_for(lambda: any(text in m.shown for m in self.bot_messages()), within_s)
+        return self.find(text)
+
+    # ------------------------------------------------------------------ acting
+
+    def _message_json(self, message: FakeMessage) -> dict[str, Any]:
+        return self.api.message_json(message)
+
+    async def _push_message(self, wait: bool, **fields: Any) -> int:
+        message = self.api._new_message(self.id, from_bot=False, **fields)
+        body = self._message_json(message)
+        if message.text and message.text.startswith("/"):
+            command = message.text.split()[0]
+            body["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_length(command)}
+            ]
+        update_id = await self.api.push({"message": body})
+        if wait:
+            await self.api.processed(update_id)
+        return update_id
+
+    async def send(self, text: str, *, wait: bool = True) -> int:
+        return await self._push_message(wait, text=text)
+
+    async def send_photo(
+        self, data: bytes, caption: str | None = None, *, wait: bool = True
+    ) -> int:
+        file = self.api.add_file(data, "photo", "image/jpeg")
+        return await self._push_message(wait, media="photo", file=file, caption=caption)
+
+    async def send_document(
+        self, data: bytes, name: str, mime_type: str, *, wait: bool = True
+    ) -> int:
+        file = self.api.add_file(data, "document", mime_type, name)
+        return await self._push_message(wait, media="document", file=file)
+
+    async def send_video(self, data: bytes, *, wait: bool = True) -> int:
+        file = self.api.add_file(data, "video", "video/mp4", "clip.mp4")
+        return await self._push_message(wait, media="video", file=file)
+
+    async def send_audio(self, data: bytes, *, wait: bool = True) -> int:
+        file = self.api.add_file(data, "audio", "audio/wav", "voice.wav")
+        return await self._push_message(wait, media="audio", file=file)
+
+    def button(
+        self, label: str, message: FakeMessage | None = None
+    ) -> tuple[FakeMessage, dict[str, Any]]:
+        candidates = [message] if message is not None else list(reversed(self.with_buttons()))
+        for candidate in candidates:
+            for exact in (True, False):
+                for button in candidate.buttons():
+                    text = button["text"]
+                    if (text == label) if exact else (label in text):
+                        return candidate, button
+        raise AssertionError(f"no button {label!r}:\n{self.transcript()}")
+
+    async def press(
+        self, label: str, message: FakeMessage | None = None, *, wait: bool = True
+    ) -> CallbackRecord:
+        found, button = self.button(label, message)
+        return await self.press_data(button["callback_data"], found, wait=wait)
+
+    async def press_data(
+        self, data: str, message: FakeMessage, *, wait: bool = True
+    ) -> CallbackRecord:
+        query_id = f"cq{next(self.api._ids)}"
+        record = CallbackRecord(
+            id=query_id,
+            update_id=0,
+            user_id=self.id,
+            data=data,
+            message_id=message.message_id,
+            created_at=time.monotonic(),
+        )
+        self.api.callbacks[query_id] = record
+        record.update_id = await self.api.push(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": self.api._from(self.info),
+                    "message": self._message_json(message),
+                    "chat_instance": f"ci{self.id}",
+                    "data": data,
+                }
+            }
+        )
+        if wait:
+            await self.api.processed(record.update_id)
+        return record
+
+
+def iter_labels(messages: list[FakeMessage]) -> Iterator[str]:
+    for message in messages:
+        yield from message.labels()

@@ -1,0 +1,107 @@
+"""The real bot (the composition root of kiebot-bot) against the fake Bot API and the KIE sandbox.
+
+Storage is whatever the test passes: the memory fake here, PostgreSQL in tests/bot.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+
+from kiebot_bot.runtime import run_polling
+from kiebot_bot.settings import BotSettings
+from kiebot_bot.wiring import BotRuntime, compose, open_bot
+from kiebot_core.domain.ids import UserId
+from kiebot_core.domain.ledger import Balance
+from kiebot_core.ports.storage import UnitOfWorkFactory
+from kiebot_kie.gateway import open_kie_gateway
+from kiebot_kie.sandbox.server import Sandbox, run_sandbox
+from tests.telegram.fake_bot_api import FakeBotApi
+
+POLL_SCALE = 0.05
+JOB_INTERVAL_S = 0.02
+
+
+@attrs.define
+class RunningBot:
+    api: FakeBotApi
+    runtime: BotRuntime
+    sandbox: Sandbox
+    http_port: int = 0
+
+    @property
+    def store(self) -> UnitOfWorkFactory:
+        return self.runtime.store
+
+    async def balance(self, user_id: int) -> Balance:
+        async with self.store() as uow:
+            return await uow.ledger.balance(UserId(user_id))
+
+
+def settings_for(api: FakeBotApi, **overrides: object) -> BotSettings:
+    values: dict[str, object] = {
+        "telegram_bot_token": api.token,
+        "telegram_api_base": api.base_url,
+        "database_url": "postgresql://unused@127.0.0.1/unused",
+        "use_sandbox": True,
+        "sandbox_fast": True,
+        "welcome_stars": 100,
+        "port": 0,
+    }
+    values.update(overrides)
+    return BotSettings(**values)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running_bot(
+    api: FakeBotApi,
+    store: UnitOfWorkFactory,
+    *,
+    handle_as_tasks: bool = False,
+    sandbox: Sandbox | None = None,
+    **settings: object,
+) -> AsyncIterator[RunningBot]:
+    """Run the bot (polling, jobs, HTTP) until the block ends."""
+    config = settings_for(api, **settings)
+    async with (
+        run_sandbox(fast=True) if sandbox is None else _given(sandbox) as kie,
+        open_kie_gateway(
+            api_key="sandbox",
+            base_url=kie.base_url,
+            upload_base_url=kie.upload_base_url,
+            poll_scale=POLL_SCALE,
+        ) as gateway,
+    ):
+        bot = open_bot(config)
+        runtime = compose(config, store=store, gateway=gateway, bot=bot)
+        stop = asyncio.Event()
+        ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(
+            run_polling(
+                runtime,
+                stop,
+                handle_as_tasks=handle_as_tasks,
+                job_interval_s=JOB_INTERVAL_S,
+                polling_timeout_s=2,
+                http_port=0,
+                ready=ready,
+            )
+        )
+        try:
+            async with asyncio.timeout(10):
+                either: list[asyncio.Future[Any]] = [task, ready]
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                task.result()
+            yield RunningBot(api, runtime, kie, ready.result())
+        finally:
+            stop.set()
+            await task
+            await bot.session.close()
+
+
+@asynccontextmanager
+async def _given(sandbox: Sandbox) -> AsyncIterator[Sandbox]:
+    yield sandbox
