@@ -24,6 +24,7 @@ TABLES = {
     "update_inbox",
     "leader_leases",
     "conversations",
+    "favorites",
     "model_toggles",
     "jobs",
     "schema_migrations",

@@ -377,6 +377,8 @@ class FakeBotApi:
         self.commands: dict[str | None, list[dict[str, Any]]] = {}
         self.updates: list[dict[str, Any]] = []
         self.fetched_at: dict[int, float] = {}
+        self.observers: list[Callable[[ApiCall], None]] = []
+        """Called with every call as it is recorded (a benchmark times the bot's answers)."""
         self.confirmed = 0
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1000)
@@ -563,11 +565,16 @@ class FakeBotApi:
         except ApiError as error:
             return self._error(method, call_params, error)
         if method != "getUpdates" or result:
-            self.calls.append(ApiCall(method, call_params, ok=True, at=time.monotonic()))
+            self._record(ApiCall(method, call_params, ok=True, at=time.monotonic()))
         return web.json_response({"ok": True, "result": result})
 
+    def _record(self, call: ApiCall) -> None:
+        self.calls.append(call)
+        for observer in self.observers:
+            observer(call)
+
     def _error(self, method: str, params: dict[str, Any], error: ApiError) -> web.Response:
-        self.calls.append(
+        self._record(
             ApiCall(
                 method,
                 params,

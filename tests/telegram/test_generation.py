@@ -169,7 +169,7 @@ async def test_repeat_edit_and_rerun_favorite_and_history(api: FakeBotApi, bot: 
     await wait_finished(bot, user)
     photo = next(m for m in user.bot_messages() if m.media == "photo")
     favorite = await user.press("⭐ Favorite", photo)
-    assert favorite.text == "⭐ Favorites are coming soon."
+    assert favorite.text == "⭐ Saved to your favorites."
     await user.press("🔁 Repeat", photo)
     assert "Check and confirm" in user.last().shown
     assert "a fox" in user.last().shown

@@ -221,10 +221,21 @@ async def _try_a_run(api: FakeBotApi, user: FakeUser, answers: Answers) -> None:
         if label == "a fox":
             await _type(api, user, label, answers)
             continue
-        message = user.last()
-        if not any(label in text for text in message.labels()):
+        message = await _showing(user, label)
+        if message is None:
             return
         await _press(api, user, message, label, answers)
+
+
+async def _showing(user: FakeUser, label: str, within_s: float = 3.0) -> FakeMessage | None:
+    """The user's last message once it offers ``label`` (replies may still be on their way)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        message = user.last()
+        if any(label in text for text in message.labels()):
+            return message
+        await asyncio.sleep(0.02)
+    return None
 
 
 async def _monkey(
@@ -232,6 +243,9 @@ async def _monkey(
 ) -> int:
     await _type(api, user, "/start", answers)
     actions = 1
+    if runs:  # at least one run whatever the machine's speed; the rest is random
+        await _try_a_run(api, user, answers)
+        actions += 6
     deadline = time.monotonic() + MONKEY_SECONDS
     while time.monotonic() < deadline:
         roll = rng.random()

@@ -13,8 +13,9 @@ from aiogram.types import InlineKeyboardMarkup
 
 from kiebot_core.domain import wizard
 from kiebot_core.domain.catalog import ModelSpec
+from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Deadlines, Generation, GenerationState
-from kiebot_core.domain.ids import CorrelationId, GenerationId, UserId
+from kiebot_core.domain.ids import CorrelationId, FavoriteId, GenerationId, UserId
 from kiebot_core.domain.ledger import Balance
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.pricing import PriceSettings
@@ -25,6 +26,8 @@ from kiebot_core.domain.wizard import AskScreen, ConfirmScreen
 from kiebot_telegram.callbacks import (
     Begin,
     Card,
+    Fav,
+    FavAct,
     Lang,
     ListKind,
     Nav,
@@ -48,6 +51,7 @@ from kiebot_telegram.views import (
     confirm_view,
     edit_list_view,
     failure_view,
+    favorites_view,
     help_view,
     history_view,
     menu_view,
@@ -64,7 +68,7 @@ from tests.telegram.fake_bot_api import parse_html, utf16_length
 
 REGISTRY = load_registry()
 PRICES = PriceSettings()
-PAYLOADS: tuple[type[CallbackData], ...] = (Nav, Card, Begin, Wiz, Run, Lang)
+PAYLOADS: tuple[type[CallbackData], ...] = (Nav, Card, Begin, Wiz, Run, Fav, Lang)
 
 
 def check_markup(markup: InlineKeyboardMarkup | None) -> None:
@@ -113,6 +117,7 @@ def test_callback_payloads_are_short_and_never_json():
         Begin(model=model_ref("x"), src=ListKind.FLOW, arg=longest_flow, page=99),
         Nav(to=Screen.LIST, arg="f" + longest_flow, page=99),
         Run(act=RunAct.CANCEL, gen="gen_0123456789abcdef"),
+        Fav(act=FavAct.DELETE, id="fav_0123456789abcdef", page=99),
     ):
         packed = data.pack()
         assert len(packed.encode()) <= 64
@@ -273,3 +278,22 @@ def test_run_messages_render(language: Language):
     for page in range(5):
         check_view(history_view(language, REGISTRY, history, page))
     check_view(history_view(language, REGISTRY, [], 0))
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_favorites_render_within_limits(language: Language):
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    favorites = [
+        Favorite(
+            id=FavoriteId(f"fav_{n:016x}"),
+            user_id=UserId(1),
+            model_id=model.id if n % 5 else "gone/<model>",
+            answers={"prompt": "<b>" * 3000},
+            title="<i>" * 100,
+            created_at=at,
+        )
+        for n, model in enumerate(REGISTRY.models[:23])
+    ]
+    for page in range(6):
+        check_view(favorites_view(language, REGISTRY, favorites, page))
+    check_view(favorites_view(language, REGISTRY, [], 0))

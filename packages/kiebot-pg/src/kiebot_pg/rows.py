@@ -3,7 +3,8 @@
 Repositories never build a domain object from a row themselves: they call one of the
 ``*_from_row`` functions here, which is the only place that knows both shapes. Each
 ``*_values`` function gives statement parameters in the column order of its table in
-``migrations/0001_initial.sql``; the repositories' statements list the columns in that order.
+``migrations/`` (``0001_initial.sql``; ``0002_favorites.sql`` for favorites); the repositories'
+statements list the columns in that order.
 """
 
 from collections.abc import Sequence
@@ -12,9 +13,11 @@ from datetime import datetime
 import asyncpg
 
 from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease
+from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Generation, GenerationState
 from kiebot_core.domain.ids import (
     CorrelationId,
+    FavoriteId,
     GenerationId,
     IdempotencyKey,
     JobId,
@@ -259,6 +262,31 @@ def conversation_from_row(row: asyncpg.Record) -> Conversation:
         user_id=row["user_id"],
         state=row["state"],
         data=load_object(row["data"]),
+    )
+
+
+def favorite_values(favorite: Favorite) -> tuple[object, ...]:
+    """Parameters for the ``favorites`` columns, in table order."""
+    return (
+        favorite.id,
+        favorite.user_id,
+        favorite.model_id,
+        dump_object(favorite.answers),
+        favorite.title,
+        favorite.created_at,
+        favorite.key,
+    )
+
+
+def favorite_from_row(row: asyncpg.Record) -> Favorite:
+    """The favorite stored in ``row``."""
+    return Favorite(
+        id=FavoriteId(row["id"]),
+        user_id=UserId(row["user_id"]),
+        model_id=row["model_id"],
+        answers=load_object(row["answers"]),
+        title=row["title"],
+        created_at=row["created_at"],
     )
 
 

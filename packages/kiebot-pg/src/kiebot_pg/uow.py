@@ -21,6 +21,7 @@ from kiebot_pg.errors import is_connection_lost, translated
 from kiebot_pg.pool import PgConnection, PgPool
 from kiebot_pg.repositories.conversations import PgConversationRepository
 from kiebot_pg.repositories.events import PgEventRepository
+from kiebot_pg.repositories.favorites import PgFavoriteRepository
 from kiebot_pg.repositories.generations import PgGenerationRepository
 from kiebot_pg.repositories.inbox import PgInboxRepository
 from kiebot_pg.repositories.jobs import PgJobRepository
@@ -85,6 +86,10 @@ class PgUnitOfWork(UnitOfWork):
     @property
     def conversations(self) -> PgConversationRepository:
         return PgConversationRepository(self.connection)
+
+    @property
+    def favorites(self) -> PgFavoriteRepository:
+        return PgFavoriteRepository(self.connection)
 
     @property
     def toggles(self) -> PgModelToggleRepository:

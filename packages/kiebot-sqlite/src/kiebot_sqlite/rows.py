@@ -3,7 +3,8 @@
 Repositories never build a domain object from a row themselves: they call one of the
 ``*_from_row`` functions here, which is the only place that knows both shapes. Each
 ``*_values`` function gives statement parameters in the column order of its table in
-``migrations/0001_initial.sql``; the repositories' statements list the columns in that order.
+``migrations/`` (``0001_initial.sql``; ``0002_favorites.sql`` for favorites); the repositories'
+statements list the columns in that order.
 
 SQLite has no timestamp or decimal type: timestamps are stored as fixed-width UTC text
 (``2026-01-01T12:00:00.000000+00:00``), so comparing the text compares the times, and KIE
@@ -15,9 +16,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease
+from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Generation, GenerationState
 from kiebot_core.domain.ids import (
     CorrelationId,
+    FavoriteId,
     GenerationId,
     IdempotencyKey,
     JobId,
@@ -293,6 +296,31 @@ def conversation_from_row(row: sqlite3.Row) -> Conversation:
 def lease_values(lease: Lease) -> tuple[object, ...]:
     """Parameters for the ``leader_leases`` columns, in table order."""
     return (lease.name, lease.holder, lease.epoch, timestamp(lease.expires_at))
+
+
+def favorite_values(favorite: Favorite) -> tuple[object, ...]:
+    """Parameters for the ``favorites`` columns, in table order."""
+    return (
+        favorite.id,
+        favorite.user_id,
+        favorite.model_id,
+        dump_object(favorite.answers),
+        favorite.title,
+        timestamp(favorite.created_at),
+        favorite.key,
+    )
+
+
+def favorite_from_row(row: sqlite3.Row) -> Favorite:
+    """The favorite stored in ``row``."""
+    return Favorite(
+        id=FavoriteId(row["id"]),
+        user_id=UserId(row["user_id"]),
+        model_id=row["model_id"],
+        answers=load_object(row["answers"]),
+        title=row["title"],
+        created_at=moment_from(row["created_at"]),
+    )
 
 
 def lease_from_row(row: sqlite3.Row) -> Lease:

@@ -24,6 +24,7 @@ from kiebot_sqlite.connection import connect
 from kiebot_sqlite.errors import translated
 from kiebot_sqlite.repositories.conversations import SqliteConversationRepository
 from kiebot_sqlite.repositories.events import SqliteEventRepository
+from kiebot_sqlite.repositories.favorites import SqliteFavoriteRepository
 from kiebot_sqlite.repositories.generations import SqliteGenerationRepository
 from kiebot_sqlite.repositories.inbox import SqliteInboxRepository
 from kiebot_sqlite.repositories.jobs import SqliteJobRepository
@@ -86,6 +87,10 @@ class SqliteUnitOfWork(UnitOfWork):
     @property
     def conversations(self) -> SqliteConversationRepository:
         return SqliteConversationRepository(self.connection, self._clock)
+
+    @property
+    def favorites(self) -> SqliteFavoriteRepository:
+        return SqliteFavoriteRepository(self.connection)
 
     @property
     def toggles(self) -> SqliteModelToggleRepository:

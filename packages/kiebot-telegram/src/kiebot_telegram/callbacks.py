@@ -11,6 +11,7 @@ screen is recognized as stale instead of acting on the current step.
     b       model, src, arg, page            start the wizard of a model
     w       tok, step, act, arg              a wizard action on step ``step``
     r       act, gen                         a run: cancel, repeat, edit & rerun, favorite, resend
+    f       act, id, page                    a favorite: run it, delete it (page: of the list)
     l       lang                             switch the language
 """
 
@@ -79,6 +80,7 @@ class Screen(enum.StrEnum):
     LIST = "list"
     SEARCH = "srch"
     HISTORY = "hist"
+    FAVORITES = "fav"
     BALANCE = "bal"
     SETTINGS = "set"
     HELP = "help"
@@ -125,6 +127,13 @@ class RunAct(enum.StrEnum):
     RESEND = "rs"
 
 
+class FavAct(enum.StrEnum):
+    """What a button of the favorites list does."""
+
+    RUN = "r"
+    DELETE = "d"
+
+
 class Nav(CallbackData, prefix="n"):
     """Navigation between menu screens."""
 
@@ -165,6 +174,14 @@ class Run(CallbackData, prefix="r"):
 
     act: RunAct
     gen: str
+
+
+class Fav(CallbackData, prefix="f"):
+    """An action on one of the user's favorites, from page ``page`` of the list."""
+
+    act: FavAct
+    id: str
+    page: int = 0
 
 
 class Lang(CallbackData, prefix="l"):

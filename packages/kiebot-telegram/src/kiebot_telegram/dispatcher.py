@@ -16,7 +16,16 @@ from kiebot_telegram.middlewares import (
     UserMiddleware,
     install_session_middlewares,
 )
-from kiebot_telegram.routers import catalog, errors, fallback, generation, history, start, wizard
+from kiebot_telegram.routers import (
+    catalog,
+    errors,
+    fallback,
+    favorites,
+    generation,
+    history,
+    start,
+    wizard,
+)
 from kiebot_telegram.services import BotServices
 from kiebot_telegram.storage import ConversationStorage
 from kiebot_telegram.texts import Msg, t
@@ -75,7 +84,16 @@ def build_dispatcher(
     dispatcher.include_routers(
         *(
             module.make_router()
-            for module in (errors, history, start, catalog, wizard, generation, fallback)
+            for module in (
+                errors,
+                history,
+                start,
+                catalog,
+                wizard,
+                generation,
+                favorites,
+                fallback,
+            )
         )
     )
     return dispatcher

@@ -116,7 +116,17 @@ class Msg(enum.StrEnum):
     BTN_EDIT_RERUN = "btn_edit_rerun"
     BTN_FAVORITE = "btn_favorite"
     BTN_TRY_AGAIN = "btn_try_again"
-    TOAST_FAVORITE_SOON = "toast_favorite_soon"
+    TOAST_FAVORITE_SAVED = "toast_favorite_saved"
+    TOAST_FAVORITE_EXISTS = "toast_favorite_exists"
+    # favorites
+    BTN_FAVORITES = "btn_favorites"
+    FAVORITES_TITLE = "favorites_title"
+    FAVORITES_EMPTY = "favorites_empty"
+    FAVORITES_ITEM = "favorites_item"
+    FAVORITE_UNAVAILABLE = "favorite_unavailable"
+    BTN_FAVORITE_RUN = "btn_favorite_run"
+    BTN_FAVORITE_DELETE = "btn_favorite_delete"
+    TOAST_FAVORITE_REMOVED = "toast_favorite_removed"
     # history, balance, settings, help
     HISTORY_TITLE = "history_title"
     HISTORY_EMPTY = "history_empty"
@@ -255,7 +265,19 @@ _EN: Mapping[Msg, str] = {
     Msg.BTN_EDIT_RERUN: "✏️ Edit & rerun",
     Msg.BTN_FAVORITE: "⭐ Favorite",
     Msg.BTN_TRY_AGAIN: "🔁 Try again",
-    Msg.TOAST_FAVORITE_SOON: "⭐ Favorites are coming soon.",
+    Msg.TOAST_FAVORITE_SAVED: "⭐ Saved to your favorites.",
+    Msg.TOAST_FAVORITE_EXISTS: "⭐ Already in your favorites.",
+    Msg.BTN_FAVORITES: "⭐ Favorites",
+    Msg.FAVORITES_TITLE: "⭐ <b>Your favorites</b> · page {page}/{pages}",
+    Msg.FAVORITES_EMPTY: (
+        "⭐ No favorites yet. Press «⭐ Favorite» under a result to keep its model and "
+        "settings here and run them again."
+    ),
+    Msg.FAVORITES_ITEM: "{n}. <b>{model}</b>",
+    Msg.FAVORITE_UNAVAILABLE: "⚠️ {reason}",
+    Msg.BTN_FAVORITE_RUN: "▶️ {n}",
+    Msg.BTN_FAVORITE_DELETE: "🗑 {n}",
+    Msg.TOAST_FAVORITE_REMOVED: "🗑 Removed from your favorites.",
     Msg.HISTORY_TITLE: "🕘 <b>Your generations</b> · page {page}/{pages}",
     Msg.HISTORY_EMPTY: "🕘 You have no generations yet. Pick a model from the menu.",
     Msg.HISTORY_ITEM: "{n}. {mark} <b>{model}</b> · {stars} ⭐ · {when}",
@@ -407,7 +429,19 @@ _RU: Mapping[Msg, str] = {
     Msg.BTN_EDIT_RERUN: "✏️ Изменить и повторить",
     Msg.BTN_FAVORITE: "⭐ В избранное",
     Msg.BTN_TRY_AGAIN: "🔁 Попробовать снова",
-    Msg.TOAST_FAVORITE_SOON: "⭐ Избранное скоро появится.",
+    Msg.TOAST_FAVORITE_SAVED: "⭐ Добавлено в избранное.",
+    Msg.TOAST_FAVORITE_EXISTS: "⭐ Уже в избранном.",
+    Msg.BTN_FAVORITES: "⭐ Избранное",
+    Msg.FAVORITES_TITLE: "⭐ <b>Избранное</b> · стр. {page}/{pages}",
+    Msg.FAVORITES_EMPTY: (
+        "⭐ В избранном пока пусто. Нажмите «⭐ В избранное» под результатом, чтобы сохранить "
+        "модель и настройки и запускать их снова."
+    ),
+    Msg.FAVORITES_ITEM: "{n}. <b>{model}</b>",
+    Msg.FAVORITE_UNAVAILABLE: "⚠️ {reason}",
+    Msg.BTN_FAVORITE_RUN: "▶️ {n}",
+    Msg.BTN_FAVORITE_DELETE: "🗑 {n}",
+    Msg.TOAST_FAVORITE_REMOVED: "🗑 Удалено из избранного.",
     Msg.HISTORY_TITLE: "🕘 <b>Мои генерации</b> · стр. {page}/{pages}",
     Msg.HISTORY_EMPTY: "🕘 Генераций пока нет. Выберите модель в меню.",
     Msg.HISTORY_ITEM: "{n}. {mark} <b>{model}</b> · {stars} ⭐ · {when}",

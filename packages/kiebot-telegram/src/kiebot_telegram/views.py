@@ -20,6 +20,7 @@ from kiebot_core.domain.catalog import (
     ModelSpec,
     Registry,
 )
+from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Generation, GenerationState
 from kiebot_core.domain.ledger import Balance
 from kiebot_core.domain.outcomes import Rejected
@@ -31,6 +32,8 @@ from kiebot_telegram.callbacks import (
     CONFIRM_STEP,
     Begin,
     Card,
+    Fav,
+    FavAct,
     Lang,
     ListKind,
     Nav,
@@ -58,6 +61,7 @@ from kiebot_telegram.texts import Msg, t
 MODELS_PER_PAGE = 8
 OPTIONS_PER_PAGE = 12
 HISTORY_PER_PAGE = 5
+FAVORITES_PER_PAGE = 5
 _SUMMARY_CLIPS = (300, 120, 40)
 _LIVE_STATES = frozenset(
     {GenerationState.PENDING, GenerationState.SUBMITTED, GenerationState.RUNNING}
@@ -114,7 +118,7 @@ def model_title(model: ModelSpec | None, model_id: str, language: Language) -> s
 def menu_view(
     language: Language, registry: Registry, balance: Balance | None, lead: str = ""
 ) -> View:
-    """The main menu: one button per section, then Popular, Search, History, Balance, Help."""
+    """The main menu: sections, Popular, Search, Favorites, History, Balance, Language, Help."""
     sections = [
         button(section.title(language), Nav(to=Screen.SECTION, arg=section.id))
         for section in registry.sections
@@ -127,10 +131,11 @@ def menu_view(
             button(t(language, Msg.BTN_SEARCH), Nav(to=Screen.SEARCH)),
         ],
         [
+            button(t(language, Msg.BTN_FAVORITES), Nav(to=Screen.FAVORITES)),
             button(t(language, Msg.BTN_HISTORY), Nav(to=Screen.HISTORY)),
-            button(t(language, Msg.BTN_BALANCE), Nav(to=Screen.BALANCE)),
         ],
         [
+            button(t(language, Msg.BTN_BALANCE), Nav(to=Screen.BALANCE)),
             button(t(language, Msg.BTN_SETTINGS), Nav(to=Screen.SETTINGS)),
             button(t(language, Msg.BTN_HELP), Nav(to=Screen.HELP)),
         ],
@@ -650,7 +655,8 @@ def status_view(language: Language, title: str, generation: Generation) -> View:
     return View(text, markup([[cancel]]))
 
 
-def _prompt_of(generation: Generation) -> str:
+def prompt_of(generation: Generation) -> str:
+    """The generation's prompt (or text input), empty when it has none."""
     for name in ("prompt", "text"):
         value = generation.input.get(name)
         if isinstance(value, str) and value.strip():
@@ -661,7 +667,7 @@ def _prompt_of(generation: Generation) -> str:
 def result_caption(language: Language, title: str, generation: Generation) -> str:
     """The caption of a delivered result: model and price, then the prompt (≤ 1024)."""
     head = t(language, Msg.RESULT_CAPTION, model=title, stars=generation.stars)
-    prompt = _prompt_of(generation)
+    prompt = prompt_of(generation)
     caption = f"{head}\n{escape(clip(prompt, 700))}" if prompt else head
     return caption if fits(caption, MAX_CAPTION) else head
 
@@ -728,7 +734,7 @@ def history_view(
             stars=generation.stars,
             when=generation.created_at.strftime("%d.%m %H:%M"),
         )
-        prompt = _prompt_of(generation)
+        prompt = prompt_of(generation)
         if prompt:
             line += f"\n<i>{escape(clip(prompt, 80))}</i>"
         lines.append(line)
@@ -745,6 +751,56 @@ def history_view(
             )
         rows.append(row)
     rows.append(pager(language, page, total, lambda n: Nav(to=Screen.HISTORY, page=n)))
+    rows.append(back_menu_row(language, None))
+    return View(_fit("\n\n".join(lines), MAX_TEXT), markup(rows))
+
+
+def favorites_view(
+    language: Language, registry: Registry, favorites: Sequence[Favorite], page: int
+) -> View:
+    """One page of the user's favorites with Run and Delete buttons per entry.
+
+    An entry whose model is unknown or switched off says so (``MODEL_DISABLED``) and has no
+    Run button.
+    """
+    if not favorites:
+        return View(t(language, Msg.FAVORITES_EMPTY), markup([back_menu_row(language, None)]))
+    total = pages(len(favorites), FAVORITES_PER_PAGE)
+    page = min(max(page, 0), total - 1)
+    first = page * FAVORITES_PER_PAGE
+    lines = [t(language, Msg.FAVORITES_TITLE, page=page + 1, pages=total)]
+    rows: list[Row] = []
+    for n, favorite in enumerate(favorites[first : first + FAVORITES_PER_PAGE], first + 1):
+        model = registry.get(favorite.model_id)
+        runnable = model is not None and model.enabled
+        line = t(
+            language,
+            Msg.FAVORITES_ITEM,
+            n=n,
+            model=model_title(model, favorite.model_id, language),
+        )
+        if favorite.title:
+            line += f"\n<i>{escape(clip(favorite.title, 80))}</i>"
+        if not runnable:
+            reason = escape(reason_text(ReasonCode.MODEL_DISABLED, language))
+            line += "\n" + t(language, Msg.FAVORITE_UNAVAILABLE, reason=reason)
+        lines.append(line)
+        row: Row = []
+        if runnable:
+            row.append(
+                button(
+                    t(language, Msg.BTN_FAVORITE_RUN, n=n),
+                    Fav(act=FavAct.RUN, id=favorite.id, page=page),
+                )
+            )
+        row.append(
+            button(
+                t(language, Msg.BTN_FAVORITE_DELETE, n=n),
+                Fav(act=FavAct.DELETE, id=favorite.id, page=page),
+            )
+        )
+        rows.append(row)
+    rows.append(pager(language, page, total, lambda n: Nav(to=Screen.FAVORITES, page=n)))
     rows.append(back_menu_row(language, None))
     return View(_fit("\n\n".join(lines), MAX_TEXT), markup(rows))
 

@@ -14,6 +14,9 @@ ProviderTaskId = NewType("ProviderTaskId", str)
 CorrelationId = NewType("CorrelationId", str)
 """Born with each user action; follows every event, job and provider call it causes."""
 
+FavoriteId = NewType("FavoriteId", str)
+"""A saved favorite's id (``fav_…``)."""
+
 JobId = NewType("JobId", str)
 """A durable job's id."""
 

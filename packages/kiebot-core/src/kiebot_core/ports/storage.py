@@ -12,9 +12,11 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease
+from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Generation
 from kiebot_core.domain.ids import (
     CorrelationId,
+    FavoriteId,
     GenerationId,
     IdempotencyKey,
     JobId,
@@ -169,6 +171,36 @@ class ConversationRepository(Protocol):
         ...
 
 
+class FavoriteRepository(Protocol):
+    """Users' favorites: one per user, model and answers (``Favorite.key``)."""
+
+    async def add(self, favorite: Favorite) -> Favorite:
+        """Save ``favorite``, idempotent by user, model and answers.
+
+        If the user already saved the same model with equal answers, nothing changes and that
+        favorite (its id, title and time) is returned; otherwise ``favorite`` is stored and
+        returned.
+
+        Raises ``DuplicateError`` if another favorite has its id.
+        """
+        ...
+
+    async def for_user(self, user_id: UserId, *, limit: int) -> list[Favorite]:
+        """Up to ``limit`` of the user's favorites, newest first (then by id, descending)."""
+        ...
+
+    async def get(self, favorite_id: FavoriteId) -> Favorite | None:
+        """The favorite, whoever saved it, or None (callers check ``user_id``)."""
+        ...
+
+    async def remove(self, user_id: UserId, favorite_id: FavoriteId) -> bool:
+        """Delete the favorite if ``user_id`` saved it; False (and no change) otherwise.
+
+        Removing a favorite that is gone, or another user's, changes nothing: idempotent.
+        """
+        ...
+
+
 class LeaseRepository(Protocol):
     """Leader leases, timed by the store's own clock."""
 
@@ -272,6 +304,11 @@ class UnitOfWork(Protocol):
     @property
     def conversations(self) -> ConversationRepository:
         """Conversation state (the bot's wizard)."""
+        ...
+
+    @property
+    def favorites(self) -> FavoriteRepository:
+        """Users' favorites."""
         ...
 
     @property

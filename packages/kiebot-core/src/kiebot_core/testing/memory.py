@@ -15,9 +15,11 @@ import attrs
 
 from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease
 from kiebot_core.domain.errors import DuplicateError, NotFoundError, StaleWriteError
+from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Generation
 from kiebot_core.domain.ids import (
     CorrelationId,
+    FavoriteId,
     GenerationId,
     IdempotencyKey,
     JobId,
@@ -34,6 +36,7 @@ from kiebot_core.ports.runtime import Clock, SystemClock
 from kiebot_core.ports.storage import (
     ConversationRepository,
     EventRepository,
+    FavoriteRepository,
     GenerationRepository,
     InboxRepository,
     JobRepository,
@@ -59,6 +62,7 @@ class _State:
     inbox_done: set[tuple[int, int]] = attrs.field(factory=set)
     leases: dict[str, Lease] = attrs.field(factory=dict)
     conversations: dict[tuple[int, int, int], Conversation] = attrs.field(factory=dict)
+    favorites: dict[FavoriteId, Favorite] = attrs.field(factory=dict)
     toggles: dict[str, bool] = attrs.field(factory=dict)
     jobs: dict[JobId, Job] = attrs.field(factory=dict)
     job_keys: dict[str, JobId] = attrs.field(factory=dict)
@@ -305,6 +309,42 @@ class MemoryConversationRepository(ConversationRepository):
 
 
 @attrs.define
+class MemoryFavoriteRepository(FavoriteRepository):
+    """Favorites in a dict, found again by user, model and answers key."""
+
+    _state: _State
+
+    async def add(self, favorite: Favorite) -> Favorite:
+        key = favorite.key
+        for stored in self._state.favorites.values():
+            if (stored.user_id, stored.model_id, stored.key) == (
+                favorite.user_id,
+                favorite.model_id,
+                key,
+            ):
+                return stored
+        if favorite.id in self._state.favorites:
+            raise DuplicateError("favorite", favorite.id)
+        self._state.favorites[favorite.id] = favorite
+        return favorite
+
+    async def for_user(self, user_id: UserId, *, limit: int) -> list[Favorite]:
+        mine = [f for f in self._state.favorites.values() if f.user_id == user_id]
+        mine.sort(key=lambda f: (f.created_at, f.id), reverse=True)
+        return mine[: max(limit, 0)]
+
+    async def get(self, favorite_id: FavoriteId) -> Favorite | None:
+        return self._state.favorites.get(favorite_id)
+
+    async def remove(self, user_id: UserId, favorite_id: FavoriteId) -> bool:
+        stored = self._state.favorites.get(favorite_id)
+        if stored is None or stored.user_id != user_id:
+            return False
+        del self._state.favorites[favorite_id]
+        return True
+
+
+@attrs.define
 class MemoryModelToggleRepository(ModelToggleRepository):
     """Model switches in a dict."""
 
@@ -404,6 +444,10 @@ class MemoryUnitOfWork(UnitOfWork):
     @property
     def conversations(self) -> MemoryConversationRepository:
         return MemoryConversationRepository(self._state)
+
+    @property
+    def favorites(self) -> MemoryFavoriteRepository:
+        return MemoryFavoriteRepository(self._state)
 
     @property
     def toggles(self) -> MemoryModelToggleRepository:

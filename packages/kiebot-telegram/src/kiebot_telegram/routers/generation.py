@@ -7,8 +7,9 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
 from kiebot_core.domain import wizard
+from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Generation
-from kiebot_core.domain.ids import GenerationId
+from kiebot_core.domain.ids import FavoriteId, GenerationId
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.wizard import ConfirmScreen
@@ -37,6 +38,7 @@ from kiebot_telegram.views import (
     accepted_text,
     edit_list_view,
     model_title,
+    prompt_of,
     result_caption,
     result_markup,
     status_view,
@@ -157,12 +159,29 @@ async def _rerun(
     )
 
 
+async def _favorite(callback: CallbackQuery, ctx: Context, generation: Generation) -> None:
+    """⭐ Favorite: keep the run's model and inputs as a preset (once per model and inputs)."""
+    services = ctx.services
+    wanted = Favorite(
+        id=FavoriteId(services.ids.new("fav")),
+        user_id=ctx.user.id,
+        model_id=generation.model_id,
+        answers=dict(generation.input),
+        title=prompt_of(generation),
+        created_at=services.clock.now(),
+    )
+    async with services.store() as uow:
+        saved = await uow.favorites.add(wanted)
+        await uow.commit()
+    added = saved.id == wanted.id
+    await toast(
+        callback, t(ctx.language, Msg.TOAST_FAVORITE_SAVED if added else Msg.TOAST_FAVORITE_EXISTS)
+    )
+
+
 async def on_run(callback: CallbackQuery, callback_data: Run, ctx: Context) -> None:
     """A button on a run's status, result or failure message."""
     generation_id = GenerationId(callback_data.gen)
-    if callback_data.act is RunAct.FAVORITE:
-        await toast(callback, t(ctx.language, Msg.TOAST_FAVORITE_SOON))
-        return
     if callback_data.act is RunAct.CANCEL:
         await _cancel(callback, ctx, generation_id)
         return
@@ -175,6 +194,9 @@ async def on_run(callback: CallbackQuery, callback_data: Run, ctx: Context) -> N
     chat_id = message.chat.id if isinstance(message, Message) else ctx.user.id
     if callback_data.act is RunAct.RESEND:
         await _resend(callback, ctx, generation, chat_id)
+        return
+    if callback_data.act is RunAct.FAVORITE:
+        await _favorite(callback, ctx, generation)
         return
     edit_first = callback_data.act is RunAct.EDIT_RERUN
     await _rerun(callback, ctx, generation, chat_id, edit=edit_first)
