@@ -55,7 +55,6 @@ from kiebot_sqlite.migrate import migrate as migrate_sqlite
 from kiebot_sqlite.uow import SqliteUnitOfWorkFactory
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-USER = UserId(1)
 
 
 @attrs.define
@@ -144,7 +143,7 @@ async def start_many(pipeline: Pipeline, count: int, prompt: str) -> list[Genera
         result = await start_generation(
             pipeline,
             StartCommand(
-                USER,
+                UserId(number),  # many users, as in production (each has a few in flight)
                 "flux-2/flex-text-to-image",
                 {"prompt": f"{prompt} {number}"},
                 CorrelationId(f"bench_{number}"),
@@ -186,6 +185,7 @@ async def run(args: argparse.Namespace) -> None:
         cpu_before, wall_before = cpu_seconds(), time.perf_counter()
         await start_many(pipeline, args.generations, prompt)
         start_wall = time.perf_counter() - wall_before
+        print(f"started {args.generations} in {start_wall:.1f}s", flush=True)
         stop = asyncio.Event()
         workers = [
             asyncio.create_task(work(pipeline, stop, idle=timedelta(milliseconds=20)))

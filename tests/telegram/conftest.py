@@ -2,9 +2,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_core.testing.memory import MemoryUnitOfWorkFactory
+from tests.pg.conftest import pg_dsn, pg_pool, pg_store, pg_template
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.harness import RunningBot, running_bot
+
+__all__ = ["pg_dsn", "pg_pool", "pg_store", "pg_template"]
 
 
 @pytest.fixture
@@ -19,7 +23,7 @@ def store() -> MemoryUnitOfWorkFactory:
 
 
 @pytest.fixture
-async def bot(api: FakeBotApi, store: MemoryUnitOfWorkFactory) -> AsyncIterator[RunningBot]:
+async def bot(api: FakeBotApi, store: UnitOfWorkFactory) -> AsyncIterator[RunningBot]:
     async with running_bot(api, store) as running:
         yield running
     assert not api.errors(400), [(c.method, c.description) for c in api.errors(400)]

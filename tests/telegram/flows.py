@@ -10,6 +10,7 @@ from kiebot_core.domain.registry import load_registry
 from kiebot_core.domain.texts import Language
 from kiebot_core.testing.memory import MemoryUnitOfWorkFactory
 from kiebot_kie.sandbox.media import png
+from kiebot_pg.uow import PgUnitOfWorkFactory
 from tests.telegram.fake_bot_api import FakeUser
 from tests.telegram.harness import RunningBot
 
@@ -58,16 +59,18 @@ async def wait_finished(
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         found = await generations(bot, user)
-        if len(found) >= count and found[0].state.is_terminal and not _jobs_left(bot):
+        if len(found) >= count and found[0].state.is_terminal and not await _jobs_left(bot):
             await bot.api.settle()
             return found[0]
         await asyncio.sleep(0.02)
     raise AssertionError(f"no finished generation:\n{user.transcript()}")
 
 
-def _jobs_left(bot: RunningBot) -> bool:
-    """Whether the memory store still holds jobs (the notice may not be sent yet)."""
+async def _jobs_left(bot: RunningBot) -> bool:
+    """Whether the store still holds jobs (the notice may not be sent yet)."""
     store = bot.store
+    if isinstance(store, PgUnitOfWorkFactory):
+        return bool(await store.pool.fetchval("SELECT count(*) FROM jobs"))
     return isinstance(store, MemoryUnitOfWorkFactory) and bool(store.database.state.jobs)
 
 

@@ -1,9 +1,12 @@
 """From the menu to a delivered result (or a reason), through the real bot and the KIE sandbox."""
 
+import pytest
+
 from kiebot_core.domain.generation import GenerationState
 from kiebot_core.domain.ledger import LedgerKind
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.texts import Language
+from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_core.testing.memory import MemoryUnitOfWorkFactory
 from kiebot_kie.sandbox.media import mp4, wav
 from tests.telegram.fake_bot_api import FakeBotApi
@@ -11,6 +14,17 @@ from tests.telegram.flows import PHOTO, kinds, ledger, open_model, title, wait_f
 from tests.telegram.harness import RunningBot, running_bot
 
 BANANA = "nano-banana-pro"
+
+
+@pytest.fixture(params=["memory", "pg"])
+def store(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
+    """Every flow here runs on the in-memory store and on PostgreSQL."""
+    if request.param == "memory":
+        return MemoryUnitOfWorkFactory()
+    factory: UnitOfWorkFactory = request.getfixturevalue("pg_store")
+    return factory
+
+
 QWEN_EDIT = "qwen/image-edit"
 
 

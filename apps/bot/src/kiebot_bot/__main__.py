@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from kiebot_bot.runtime import run_polling
+from kiebot_bot.runtime import run_polling, run_worker
 from kiebot_bot.settings import BotSettings, Mode, load_settings
 from kiebot_bot.wiring import MigrationsPendingError, open_runtime
 from kiebot_core.domain.errors import SettingsError, StorageUnavailableError
@@ -59,6 +59,12 @@ def _say(line: str) -> None:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="kiebot-bot", description="The kiebot Telegram bot.")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["worker"],
+        help="worker: run generation jobs only (scale out beside the bot)",
+    )
     modes = parser.add_mutually_exclusive_group()
     modes.add_argument("--polling", action="store_true", help="long polling (the default)")
     modes.add_argument("--webhook", action="store_true", help="webhook mode (not available yet)")
@@ -70,7 +76,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def serve(settings: BotSettings, *, migrate: bool) -> None:
+async def serve(settings: BotSettings, *, migrate: bool, worker: bool = False) -> None:
     """Run the bot until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -79,7 +85,10 @@ async def serve(settings: BotSettings, *, migrate: bool) -> None:
     if settings.use_sandbox:
         _log.warning(SANDBOX_BANNER)
     async with open_runtime(settings, migrate=migrate) as runtime:
-        await run_polling(runtime, stop)
+        if worker:
+            await run_worker(runtime, stop)
+        else:
+            await run_polling(runtime, stop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.use_sandbox:
         _say(f"kiebot-bot: {SANDBOX_BANNER}")
     try:
-        asyncio.run(serve(settings, migrate=not args.no_migrate))
+        asyncio.run(serve(settings, migrate=not args.no_migrate, worker=args.command == "worker"))
     except SettingsError as error:
         _say(f"kiebot-bot: {error.variable} {error.problem}")
         return EXIT_CONFIG

@@ -39,6 +39,25 @@ async def start_up(runtime: BotRuntime) -> None:
     await set_commands(runtime.bot)
 
 
+async def run_worker(
+    runtime: BotRuntime, stop: asyncio.Event, *, job_interval_s: float = 0.5
+) -> None:
+    """Run pipeline jobs only (no polling, no webhook) until ``stop``: ``kiebot-bot worker``.
+
+    Any number of workers and bot instances share the jobs: each job is claimed by one, and a
+    stopped worker hands its unfinished claims back.
+    """
+    queued = await resume_unfinished(runtime.pipeline)
+    if queued:
+        _log.info("resumed %d unfinished generations", queued)
+    jobs = asyncio.create_task(job_loop(runtime, job_interval_s), name="kiebot-worker")
+    _log.info("worker started")
+    await stop.wait()
+    jobs.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await jobs
+
+
 async def run_polling(
     runtime: BotRuntime,
     stop: asyncio.Event,

@@ -19,7 +19,12 @@ from datetime import datetime, timedelta
 import attrs
 
 from kiebot_core.domain.catalog import JsonValue, ModelSpec, Registry
-from kiebot_core.domain.errors import DeliveryError, NotFoundError, ProviderError
+from kiebot_core.domain.errors import (
+    DeliveryError,
+    NotFoundError,
+    ProviderError,
+    StaleWriteError,
+)
 from kiebot_core.domain.generation import Deadlines, Generation, GenerationState
 from kiebot_core.domain.ids import CorrelationId, GenerationId, JobId, ProviderTaskId, UserId
 from kiebot_core.domain.jobs import Job, JobKind
@@ -237,8 +242,21 @@ async def cancel_generation(
     """Cancel a generation of ``user_id`` before its result is sent; the hold is released.
 
     A generation of another user is ``STALE_ACTION`` (as if it did not exist); one already
-    finished or being delivered is ``STALE_ACTION`` too.
+    finished or being delivered is ``STALE_ACTION`` too. A job moving the generation at the
+    same moment makes the save stale: the cancel is then tried again on the fresh state.
     """
+    for _ in range(_CANCEL_ATTEMPTS - 1):
+        with suppress(StaleWriteError):
+            return await _cancel_once(pipeline, user_id, generation_id)
+    return await _cancel_once(pipeline, user_id, generation_id)
+
+
+_CANCEL_ATTEMPTS = 5
+
+
+async def _cancel_once(
+    pipeline: Pipeline, user_id: UserId, generation_id: GenerationId
+) -> Generation | Rejected:
     async with pipeline.uow() as uow:
         generation = await uow.generations.get(generation_id)
         if generation is None or generation.user_id != user_id:
