@@ -136,3 +136,28 @@ def test_the_wizard_runs_on_a_real_terminal(tmp_path):
     assert "20 ⭐" in text  # the 2K option shows its price
     [image] = (tmp_path / "out").iterdir()
     assert image.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_sandbox_serve_prints_its_port_and_answers_like_kie(tmp_path):
+    import httpx
+
+    server = subprocess.Popen(
+        [*KIEBOT, "sandbox", "serve", "--fast", "--port", "0"],
+        env=environment(tmp_path / "home"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline().split()
+        assert first[0] == "PORT"
+        base = f"http://127.0.0.1:{int(first[1])}"
+        credit = httpx.get(f"{base}/api/v1/chat/credit", headers={"Authorization": "Bearer x"})
+        assert credit.json()["code"] == 200
+        unauthorized = httpx.get(f"{base}/api/v1/chat/credit")
+        assert unauthorized.json()["code"] == 401
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, errors = server.communicate(timeout=30)  # closes the pipes
+    assert server.returncode == 0, errors
