@@ -18,8 +18,7 @@ from kiebot_core.ports.runtime import Clock, IdFactory, SystemClock, Uuid4Ids
 from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_core.use_cases.catalog import LoadActiveRegistry
 from kiebot_core.use_cases.generation import Pipeline, PipelineSettings, RegistrySource
-from kiebot_kie.gateway import open_kie_gateway
-from kiebot_kie.sandbox.server import run_sandbox
+from kiebot_kie.embedded import open_kie_or_sandbox
 from kiebot_pg import migrate as pg_migrate
 from kiebot_pg.pool import open_pool
 from kiebot_pg.uow import PgUnitOfWorkFactory
@@ -30,11 +29,8 @@ from kiebot_telegram.services import BotServices
 
 _log = logging.getLogger(__name__)
 
-SANDBOX_KEY = "sandbox"
-"""The key sent to the embedded sandbox (it accepts any)."""
 REGISTRY_TTL_S = 5.0
 """How long the registry with the admins' switches is reused before it is read again."""
-SANDBOX_POLL_SCALE = 0.05
 
 
 class MigrationsPendingError(RuntimeError):
@@ -144,27 +140,14 @@ async def open_store(
 @asynccontextmanager
 async def open_gateway(settings: BotSettings) -> AsyncIterator[GenerationGateway]:
     """KIE with ``KIE_API_KEY``; the built-in sandbox (in this process) otherwise."""
-    if not settings.use_sandbox:
-        async with open_kie_gateway(
-            api_key=settings.kie_api_key or "",
-            base_url=settings.kie_base_url,
-            upload_base_url=settings.kie_upload_base_url,
-        ) as gateway:
-            yield gateway
-        return
-    async with (
-        run_sandbox(
-            data_dir=settings.sandbox_dir,
-            fast=settings.sandbox_fast,
-            hmac_key=settings.kie_callback_hmac_key,
-        ) as sandbox,
-        open_kie_gateway(
-            api_key=SANDBOX_KEY,
-            base_url=sandbox.base_url,
-            upload_base_url=sandbox.upload_base_url,
-            poll_scale=SANDBOX_POLL_SCALE if settings.sandbox_fast else 1.0,
-        ) as gateway,
-    ):
+    async with open_kie_or_sandbox(
+        api_key=None if settings.use_sandbox else settings.kie_api_key,
+        base_url=settings.kie_base_url,
+        upload_base_url=settings.kie_upload_base_url,
+        sandbox_dir=settings.sandbox_dir,
+        sandbox_fast=settings.sandbox_fast,
+        hmac_key=settings.kie_callback_hmac_key,
+    ) as gateway:
         yield gateway
 
 

@@ -16,8 +16,7 @@ from kiebot_core.ports.runtime import SystemClock, Uuid4Ids
 from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_core.use_cases.catalog import LoadActiveRegistry
 from kiebot_core.use_cases.generation import Pipeline, PipelineSettings
-from kiebot_kie.gateway import open_kie_gateway
-from kiebot_kie.sandbox.server import run_sandbox
+from kiebot_kie.embedded import open_kie_or_sandbox
 from kiebot_pg import migrate as pg_migrate
 from kiebot_pg.pool import open_pool
 from kiebot_pg.uow import PgUnitOfWorkFactory
@@ -26,8 +25,6 @@ from kiebot_sqlite.uow import SqliteUnitOfWorkFactory
 
 LOCAL_CLAIM_TIMEOUT = timedelta(seconds=30)
 """The local store has one user's processes: a killed run's claims come back quickly."""
-SANDBOX_KEY = "sandbox"
-"""The key sent to the embedded sandbox (it accepts any)."""
 
 
 @asynccontextmanager
@@ -46,23 +43,12 @@ async def open_store(settings: CliSettings) -> AsyncIterator[UnitOfWorkFactory]:
 @asynccontextmanager
 async def open_gateway(settings: CliSettings) -> AsyncIterator[GenerationGateway]:
     """KIE with ``KIE_API_KEY``; without it the built-in sandbox, started in this process."""
-    if not settings.uses_sandbox:
-        async with open_kie_gateway(
-            api_key=settings.kie_api_key or "",
-            base_url=settings.kie_base_url,
-            upload_base_url=settings.kie_upload_base_url,
-        ) as gateway:
-            yield gateway
-        return
-    async with (
-        run_sandbox(data_dir=settings.sandbox_dir, fast=True) as sandbox,
-        open_kie_gateway(
-            api_key=SANDBOX_KEY,
-            base_url=sandbox.base_url,
-            upload_base_url=sandbox.upload_base_url,
-            poll_scale=0.05,
-        ) as gateway,
-    ):
+    async with open_kie_or_sandbox(
+        api_key=settings.kie_api_key,
+        base_url=settings.kie_base_url,
+        upload_base_url=settings.kie_upload_base_url,
+        sandbox_dir=settings.sandbox_dir,
+    ) as gateway:
         yield gateway
 
 
