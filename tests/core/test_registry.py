@@ -155,3 +155,15 @@ def test_shipped_machine_layer_is_regenerated_from_the_research_catalog():
         (Path(__file__).resolve().parents[2] / module.TARGET.relative_to(module.ROOT)).read_text()
     )
     assert module.build(SHARED_MODELS) == shipped
+
+
+def test_an_example_that_is_not_one_of_the_choices_is_not_shown():
+    flux = load_registry().get("flux-2/flex-text-to-image")
+    assert flux is not None
+    resolution = flux.input("resolution")
+    prompt = flux.input("prompt")
+    assert resolution is not None
+    assert prompt is not None
+    assert resolution.ui.example(Language.EN) == "720p"  # written for video models
+    assert resolution.example(Language.EN) is None
+    assert prompt.example(Language.RU) == prompt.ui.example(Language.RU)

@@ -33,7 +33,9 @@ def _show_step(console: Console, screen: AskScreen, language: Language) -> None:
         f"  [dim]({spec.name})[/dim]"
     )
     console.print(escape(spec.ui.help(language)))
-    console.print(f"[dim]Example: {escape(spec.ui.example(language))}[/dim]")
+    example = spec.example(language)
+    if example is not None:
+        console.print(f"[dim]Example: {escape(example)}[/dim]")
     for number, option in enumerate(screen.options, start=1):
         mark = "✅ " if option.selected else "   "
         price = f"  [yellow]{option.stars} ⭐[/yellow]" if option.stars is not None else ""
@@ -147,7 +149,7 @@ async def run_wizard(
                 console.print(f"[red]{escape(reason_text(screen.quote.reason, language))}[/red]")
             else:
                 console.print(f"Price: [bold]{screen.quote.credits}[/bold] KIE credits")
-            choice = read("Run it? [y]es / [e]dit NAME / [b]ack / [n]o").strip()
+            choice = read(escape("Run it? [y]es / [e]dit NAME / [b]ack / [n]o")).strip()
             if choice.lower() in {"y", "yes"} and not isinstance(screen.quote, Rejected):
                 return dict(state.answers)
             if choice.lower() in {"n", "no", "q", "quit"}:

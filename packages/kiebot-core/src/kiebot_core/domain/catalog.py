@@ -137,6 +137,17 @@ class InputSpec:
         """True when KIE documents a default for this input."""
         return self.default is not None
 
+    def example(self, language: Language) -> str | None:
+        """The overlay's example in ``language``, or None where it would mislead.
+
+        Examples are written per input name and shared by every model; a choice input whose
+        own options do not include the example shows none (its options speak for themselves).
+        """
+        text = self.ui.example(language)
+        if self.enum is not None and text not in {str(option) for option in self.enum}:
+            return None
+        return text
+
 
 @attrs.frozen
 class ExactlyOneOf:
