@@ -1,8 +1,10 @@
+from datetime import timedelta
+
 import attrs
 import pytest
 
 from kiebot_core.domain.errors import NotFoundError
-from kiebot_core.domain.ids import PaymentChargeId
+from kiebot_core.domain.ids import PaymentChargeId, UserId
 from kiebot_core.domain.payments import PaymentState
 from tests.contracts.builders import make_payment
 from tests.contracts.stores import BACKENDS, Store
@@ -52,3 +54,18 @@ async def test_an_uncommitted_payment_is_rolled_back(uow: Store) -> None:
     async with uow() as tx:
         assert await tx.payments.get(payment.charge_id) is None
         assert await tx.payments.add(payment) is True
+
+
+async def test_a_users_payments_are_listed_newest_first(uow: Store) -> None:
+    start = uow.now()
+    first = make_payment("charge_a", at=start)
+    second = make_payment("charge_b", at=start + timedelta(minutes=1))
+    other = make_payment("charge_c", at=start + timedelta(minutes=2), user_id=2)
+    async with uow() as tx:
+        for payment in (first, second, other):
+            await tx.payments.add(payment)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.payments.for_user(UserId(1), limit=10) == [second, first]
+        assert await tx.payments.for_user(UserId(1), limit=1) == [second]
+        assert await tx.payments.for_user(UserId(3), limit=10) == []

@@ -26,6 +26,7 @@ TABLES = {
     "leader_leases",
     "conversations",
     "favorites",
+    "orders",
     "model_toggles",
     "jobs",
     "schema_migrations",

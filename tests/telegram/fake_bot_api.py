@@ -11,6 +11,13 @@ captions ≤ 1024 after parsing, ``message is not modified`` for an edit that ch
 callback data of 1-64 bytes, one answer per callback query, ``chat not found``, file size
 limits (photo uploads ≤ 10 MB, uploads ≤ 50 MB, downloads ≤ 20 MB, URLs ≤ 5/20 MB), and 429
 with ``retry_after`` when a test asks for it (:meth:`FakeBotApi.flood`).
+
+Payments follow Telegram Stars: ``sendInvoice`` (currency ``XTR``, empty provider token,
+exactly one price, payload 1-128 bytes), ``answerPreCheckoutQuery`` (once per query, an error
+message when refusing), ``refundStarPayment`` (``CHARGE_ALREADY_REFUNDED`` the second time).
+A user pays an invoice with :meth:`FakeUser.pay`: a ``pre_checkout_query`` update, then, when
+the bot approved it, a ``successful_payment`` message; :meth:`FakeBotApi.force_refund` is a
+refund Telegram makes on its own (a ``refunded_payment`` message).
 """
 
 import asyncio
@@ -66,6 +73,8 @@ _JSON_FIELDS = frozenset(
         "caption_entities",
         "link_preview_options",
         "reply_parameters",
+        "prices",
+        "suggested_tip_amounts",
     }
 )
 _ENTITY_OF_TAG = {
@@ -296,6 +305,11 @@ class FakeMessage:
     reply_markup: dict[str, Any] | None = None
     deleted: bool = False
     edits: int = 0
+    invoice: dict[str, Any] | None = None
+    """The invoice shown (``Invoice``); its payload is kept in ``invoice_payload``."""
+    invoice_payload: str | None = None
+    extra: dict[str, Any] = attrs.Factory(dict)
+    """More message fields as sent (``successful_payment``, ``refunded_payment``)."""
 
     @property
     def shown(self) -> str:
@@ -343,6 +357,29 @@ class CallbackRecord:
 
 
 @attrs.define
+class PreCheckoutRecord:
+    id: str
+    update_id: int
+    user_id: int
+    payload: str
+    total: int
+    currency: str
+    created_at: float
+    answered_at: float | None = None
+    ok: bool | None = None
+    error_message: str | None = None
+
+
+@attrs.define
+class Charge:
+    charge_id: str
+    user_id: int
+    total: int
+    payload: str
+    refunded: bool = False
+
+
+@attrs.define
 class UserInfo:
     id: int
     first_name: str
@@ -374,6 +411,8 @@ class FakeBotApi:
         self.files: dict[str, FakeFile] = {}
         self.calls: list[ApiCall] = []
         self.callbacks: dict[str, CallbackRecord] = {}
+        self.pre_checkouts: dict[str, PreCheckoutRecord] = {}
+        self.charges: dict[str, Charge] = {}
         self.commands: dict[str | None, list[dict[str, Any]]] = {}
         self.updates: list[dict[str, Any]] = []
         self.fetched_at: dict[int, float] = {}
@@ -444,6 +483,16 @@ class FakeBotApi:
     def unanswered(self) -> list[CallbackRecord]:
         return [record for record in self.callbacks.values() if record.answered_at is None]
 
+    def unanswered_pre_checkouts(self) -> list[PreCheckoutRecord]:
+        return [r for r in self.pre_checkouts.values() if r.answered_at is None]
+
+    async def force_refund(self, charge_id: str, *, wait: bool = True) -> int:
+        """Telegram refunds a charge on its own: the user's chat gets ``refunded_payment``."""
+        charge = self.charges[charge_id]
+        charge.refunded = True
+        user = FakeUser(self, self.users[charge.user_id])
+        return await user.push_service_message("refunded_payment", charge, wait=wait)
+
     def messages(self, chat_id: int) -> list[FakeMessage]:
         return [m for m in self.chats.get(chat_id, {}).values() if not m.deleted]
 
@@ -510,6 +559,9 @@ class FakeBotApi:
             "sendVideo": self._send_video,
             "sendAudio": self._send_audio,
             "sendDocument": self._send_document,
+            "sendInvoice": self._send_invoice,
+            "answerPreCheckoutQuery": self._answer_pre_checkout_query,
+            "refundStarPayment": self._refund_star_payment,
         }
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
@@ -662,6 +714,9 @@ class FakeBotApi:
                 body["caption"] = message.caption
                 if message.caption_entities:
                     body["caption_entities"] = message.caption_entities
+        if message.invoice is not None:
+            body["invoice"] = message.invoice
+        body.update(message.extra)
         if message.reply_markup:
             body["reply_markup"] = message.reply_markup
         return body
@@ -899,6 +954,69 @@ class FakeBotApi:
         )
         return self.message_json(message)
 
+    async def _send_invoice(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._target_chat(params)
+        title = str(params.get("title") or "")
+        description = str(params.get("description") or "")
+        payload = str(params.get("payload") or "")
+        currency = str(params.get("currency") or "")
+        prices = params.get("prices")
+        if not 1 <= len(title) <= 32:
+            raise ApiError("Bad Request: INVOICE_TITLE_INVALID")
+        if not 1 <= len(description) <= 255:
+            raise ApiError("Bad Request: INVOICE_DESCRIPTION_INVALID")
+        if not 1 <= len(payload.encode()) <= 128:
+            raise ApiError("Bad Request: INVOICE_PAYLOAD_INVALID")
+        if not isinstance(prices, list) or not prices:
+            raise ApiError("Bad Request: can't parse prices JSON object")
+        if currency != "XTR":
+            raise ApiError("Bad Request: the fake sells for Telegram Stars (XTR) only")
+        if params.get("provider_token"):
+            raise ApiError("Bad Request: PROVIDER_TOKEN_INVALID")
+        if len(prices) != 1:
+            raise ApiError("Bad Request: STARS_INVOICE_INVALID")
+        price = prices[0]
+        amount = price.get("amount") if isinstance(price, dict) else None
+        if not isinstance(amount, int) or not 1 <= amount <= 10_000 or not price.get("label"):
+            raise ApiError("Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID")
+        markup = check_markup(params.get("reply_markup"))
+        message = self._new_message(
+            chat_id,
+            from_bot=True,
+            invoice={
+                "title": title,
+                "description": description,
+                "start_parameter": str(params.get("start_parameter") or ""),
+                "currency": currency,
+                "total_amount": amount,
+            },
+            invoice_payload=payload,
+            reply_markup=markup,
+        )
+        return self.message_json(message)
+
+    async def _answer_pre_checkout_query(self, params: dict[str, Any]) -> bool:
+        record = self.pre_checkouts.get(str(params.get("pre_checkout_query_id")))
+        if record is None or record.answered_at is not None:
+            raise ApiError(QUERY_INVALID)
+        ok = str(params.get("ok", "")).lower() == "true"
+        error_message = params.get("error_message")
+        if not ok and not error_message:
+            raise ApiError("Bad Request: error_message must be non-empty when ok is False")
+        record.answered_at = time.monotonic()
+        record.ok = ok
+        record.error_message = None if ok else str(error_message)
+        return True
+
+    async def _refund_star_payment(self, params: dict[str, Any]) -> bool:
+        charge = self.charges.get(str(params.get("telegram_payment_charge_id")))
+        if charge is None or str(charge.user_id) != str(params.get("user_id")):
+            raise ApiError("Bad Request: CHARGE_NOT_FOUND")
+        if charge.refunded:
+            raise ApiError("Bad Request: CHARGE_ALREADY_REFUNDED")
+        charge.refunded = True
+        return True
+
     async def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
         return await self._media("photo", params)
 
@@ -1009,6 +1127,75 @@ class FakeUser:
     async def send_audio(self, data: bytes, *, wait: bool = True) -> int:
         file = self.api.add_file(data, "audio", "audio/wav", "voice.wav")
         return await self._push_message(wait, media="audio", file=file)
+
+    def invoices(self) -> list[FakeMessage]:
+        return [m for m in self.bot_messages() if m.invoice is not None]
+
+    async def pre_checkout(
+        self, payload: str, total: int, currency: str = "XTR"
+    ) -> PreCheckoutRecord:
+        """Press Pay: Telegram asks the bot with a ``pre_checkout_query``; its answer."""
+        query_id = f"pcq{next(self.api._ids)}"
+        record = PreCheckoutRecord(
+            id=query_id,
+            update_id=0,
+            user_id=self.id,
+            payload=payload,
+            total=total,
+            currency=currency,
+            created_at=time.monotonic(),
+        )
+        self.api.pre_checkouts[query_id] = record
+        record.update_id = await self.api.push(
+            {
+                "pre_checkout_query": {
+                    "id": query_id,
+                    "from": self.api._from(self.info),
+                    "currency": currency,
+                    "total_amount": total,
+                    "invoice_payload": payload,
+                }
+            }
+        )
+        await self.api.processed(record.update_id)
+        return record
+
+    async def pay(self, invoice: FakeMessage | None = None) -> str | None:
+        """Pay an invoice (the latest by default); the charge id, or None when refused."""
+        if invoice is None:
+            found = self.invoices()
+            assert found, f"no invoice:\n{self.transcript()}"
+            invoice = found[-1]
+        assert invoice.invoice is not None
+        assert invoice.invoice_payload is not None
+        total = invoice.invoice["total_amount"]
+        answer = await self.pre_checkout(invoice.invoice_payload, total)
+        if not answer.ok:
+            return None
+        charge = Charge(
+            charge_id=f"stxFAKE{next(self.api._ids):08d}x{self.id}",
+            user_id=self.id,
+            total=total,
+            payload=invoice.invoice_payload,
+        )
+        self.api.charges[charge.charge_id] = charge
+        await self.push_service_message("successful_payment", charge)
+        return charge.charge_id
+
+    async def deliver_again(self, charge_id: str) -> int:
+        """Telegram delivers the same ``successful_payment`` once more."""
+        return await self.push_service_message("successful_payment", self.api.charges[charge_id])
+
+    async def push_service_message(self, field: str, charge: Charge, *, wait: bool = True) -> int:
+        body: dict[str, Any] = {
+            "currency": "XTR",
+            "total_amount": charge.total,
+            "invoice_payload": charge.payload,
+            "telegram_payment_charge_id": charge.charge_id,
+        }
+        if field == "successful_payment":
+            body["provider_payment_charge_id"] = ""
+        return await self._push_message(wait, extra={field: body})
 
     def button(
         self, label: str, message: FakeMessage | None = None

@@ -15,14 +15,22 @@ from kiebot_core.domain import wizard
 from kiebot_core.domain.catalog import ModelSpec
 from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Deadlines, Generation, GenerationState
-from kiebot_core.domain.ids import CorrelationId, FavoriteId, GenerationId, UserId
-from kiebot_core.domain.ledger import Balance
+from kiebot_core.domain.ids import (
+    CorrelationId,
+    FavoriteId,
+    GenerationId,
+    PaymentChargeId,
+    UserId,
+)
+from kiebot_core.domain.ledger import Balance, capture, hold, purchase, purchase_refund
 from kiebot_core.domain.outcomes import Rejected
+from kiebot_core.domain.payments import Payment, PaymentSettings, PaymentState
 from kiebot_core.domain.pricing import PriceSettings
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.registry import load_registry
 from kiebot_core.domain.texts import Language
 from kiebot_core.domain.wizard import AskScreen, ConfirmScreen
+from kiebot_core.use_cases.payments import Purchase
 from kiebot_telegram.callbacks import (
     Begin,
     Card,
@@ -31,10 +39,13 @@ from kiebot_telegram.callbacks import (
     Lang,
     ListKind,
     Nav,
+    Pay,
+    PayAct,
     Run,
     RunAct,
     Screen,
     Wiz,
+    charge_ref,
     input_ref,
     model_index,
     model_ref,
@@ -58,17 +69,21 @@ from kiebot_telegram.views import (
     model_list_view,
     option_arg,
     option_value,
+    paysupport_view,
     result_caption,
     result_markup,
     section_view,
     settings_view,
     status_view,
+    terms_view,
+    topup_view,
 )
 from tests.telegram.fake_bot_api import parse_html, utf16_length
 
 REGISTRY = load_registry()
 PRICES = PriceSettings()
-PAYLOADS: tuple[type[CallbackData], ...] = (Nav, Card, Begin, Wiz, Run, Fav, Lang)
+USER = UserId(7)
+PAYLOADS: tuple[type[CallbackData], ...] = (Nav, Card, Begin, Wiz, Run, Fav, Lang, Pay)
 
 
 def check_markup(markup: InlineKeyboardMarkup | None) -> None:
@@ -118,6 +133,8 @@ def test_callback_payloads_are_short_and_never_json():
         Nav(to=Screen.LIST, arg="f" + longest_flow, page=99),
         Run(act=RunAct.CANCEL, gen="gen_0123456789abcdef"),
         Fav(act=FavAct.DELETE, id="fav_0123456789abcdef", page=99),
+        Pay(act=PayAct.REFUND, arg=charge_ref("stx" + "x" * 200)),
+        Pay(act=PayAct.ACCEPT, arg="999999.10000"),
     ):
         packed = data.pack()
         assert len(packed.encode()) <= 64
@@ -143,8 +160,50 @@ def test_menu_and_account_screens_render(language: Language):
     text = check_view(balance_view(language, balance))
     assert "120" in text
     assert "15" in text
+    moves = [
+        purchase(Balance(), USER, 105, "charge_1"),
+        hold(Balance(available=105), USER, 15, GenerationId("gen_1")),
+        capture(USER, 15, 12, GenerationId("gen_1")),
+        purchase_refund(Balance(available=93), USER, 105, "charge_1"),
+    ]
+    assert not any(isinstance(move, Rejected) for move in moves)
+    text = check_view(balance_view(language, balance, moves))  # type: ignore[arg-type]
+    for amount in ("+105 ⭐", "-15 ⭐", "-12 ⭐", "-105 ⭐"):
+        assert amount in text
     check_view(settings_view(language))
     check_view(help_view(language))
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_payment_screens_render(language: Language):
+    packages = PaymentSettings().packages
+    view = topup_view(language, packages, lead="<b>short</b>")
+    check_view(view)
+    assert view.markup is not None
+    assert len(view.markup.inline_keyboard) == len(packages) + 1
+    for accepted in (True, False):
+        check_view(terms_view(language, 12, accepted=accepted, package=1000))
+        check_view(terms_view(language, 12, accepted=accepted))
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    payments = [
+        Payment(
+            charge_id=PaymentChargeId(f"stx{'<&>' * 40}{n}"),
+            user_id=USER,
+            order_id=f"ord_{n}",
+            stars=1000,
+            credited=1200,
+            state=PaymentState.REFUNDED if n % 2 else PaymentState.PROCESSED,
+            created_at=at,
+        )
+        for n in range(10)
+    ]
+    listed = [
+        Purchase(p, None if n % 3 else Rejected(ReasonCode.REFUND_NOT_ALLOWED))
+        for n, p in enumerate(payments)
+    ]
+    view = paysupport_view(language, listed, lead="✅")
+    check_view(view)
+    check_view(paysupport_view(language, []))
 
 
 @pytest.mark.parametrize("language", list(Language))

@@ -10,8 +10,9 @@ import attrs
 
 from kiebot_core.domain.errors import SettingsError
 from kiebot_core.domain.generation import Deadlines
+from kiebot_core.domain.payments import PaymentSettings
 from kiebot_core.domain.pricing import PriceSettings
-from kiebot_core.domain.settings import price_settings_from_env
+from kiebot_core.domain.settings import payment_settings_from_env, price_settings_from_env
 
 DEFAULT_KIE_BASE_URL = "https://api.kie.ai"
 DEFAULT_KIE_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
@@ -48,6 +49,7 @@ class BotSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     prices: PriceSettings = attrs.Factory(PriceSettings)
+    payments: PaymentSettings = attrs.Factory(PaymentSettings)
     deadlines: Deadlines = attrs.Factory(Deadlines)
     welcome_stars: int = 0
     max_concurrent: int = 3
@@ -154,6 +156,7 @@ def load_settings(env: Mapping[str, str], mode: Mode = Mode.POLLING) -> BotSetti
         host=_optional(env, "HOST") or ("127.0.0.1" if mode is Mode.POLLING else "0.0.0.0"),  # noqa: S104  # webhook mode serves the world
         port=_integer(env, "PORT", 8080, minimum=0),
         prices=price_settings_from_env(env),
+        payments=payment_settings_from_env(env),
         deadlines=Deadlines(
             image=_duration(env, "KIEBOT_DEADLINE_IMAGE", defaults.image),
             video=_duration(env, "KIEBOT_DEADLINE_VIDEO", defaults.video),

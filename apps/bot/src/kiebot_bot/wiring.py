@@ -109,7 +109,12 @@ def compose(
             callback_url=settings.callback_url,
         ),
     )
-    services = BotServices(pipeline=pipeline, board=board, welcome_stars=settings.welcome_stars)
+    services = BotServices(
+        pipeline=pipeline,
+        board=board,
+        welcome_stars=settings.welcome_stars,
+        payment_settings=settings.payments,
+    )
     return BotRuntime(
         bot=bot,
         dispatcher=build_dispatcher(services),

@@ -3,8 +3,8 @@
 Repositories never build a domain object from a row themselves: they call one of the
 ``*_from_row`` functions here, which is the only place that knows both shapes. Each
 ``*_values`` function gives statement parameters in the column order of its table in
-``migrations/`` (``0001_initial.sql``; ``0002_favorites.sql`` for favorites); the repositories'
-statements list the columns in that order.
+``migrations/`` (``0001_initial.sql``; ``0002_favorites.sql`` for favorites; ``0003_orders.sql``
+for orders); the repositories' statements list the columns in that order.
 """
 
 from collections.abc import Sequence
@@ -21,6 +21,7 @@ from kiebot_core.domain.ids import (
     GenerationId,
     IdempotencyKey,
     JobId,
+    OrderId,
     PaymentChargeId,
     ProviderTaskId,
     UserId,
@@ -35,7 +36,7 @@ from kiebot_core.domain.json_values import (
     load_value,
 )
 from kiebot_core.domain.ledger import AccountKind, Balance, Entry, LedgerKind, LedgerTransaction
-from kiebot_core.domain.payments import Payment, PaymentState
+from kiebot_core.domain.payments import Order, Payment, PaymentState
 from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.texts import Language
@@ -186,6 +187,30 @@ def payment_from_row(row: asyncpg.Record) -> Payment:
         stars=row["stars"],
         credited=row["credited"],
         state=PaymentState(row["state"]),
+        created_at=row["created_at"],
+    )
+
+
+def order_values(order: Order) -> tuple[object, ...]:
+    """Parameters for the ``orders`` columns, in table order."""
+    return (
+        order.id,
+        order.user_id,
+        order.stars,
+        order.bonus,
+        order.terms_version,
+        order.created_at,
+    )
+
+
+def order_from_row(row: asyncpg.Record) -> Order:
+    """The order stored in ``row``."""
+    return Order(
+        id=OrderId(row["id"]),
+        user_id=UserId(row["user_id"]),
+        stars=row["stars"],
+        bonus=row["bonus"],
+        terms_version=row["terms_version"],
         created_at=row["created_at"],
     )
 

@@ -27,6 +27,7 @@ from kiebot_pg.repositories.inbox import PgInboxRepository
 from kiebot_pg.repositories.jobs import PgJobRepository
 from kiebot_pg.repositories.leases import PgLeaseRepository
 from kiebot_pg.repositories.ledger import PgLedgerRepository
+from kiebot_pg.repositories.orders import PgOrderRepository
 from kiebot_pg.repositories.payments import PgPaymentRepository
 from kiebot_pg.repositories.toggles import PgModelToggleRepository
 from kiebot_pg.repositories.users import PgUserRepository
@@ -70,6 +71,10 @@ class PgUnitOfWork(UnitOfWork):
     @property
     def payments(self) -> PgPaymentRepository:
         return PgPaymentRepository(self.connection)
+
+    @property
+    def orders(self) -> PgOrderRepository:
+        return PgOrderRepository(self.connection)
 
     @property
     def events(self) -> PgEventRepository:

@@ -30,6 +30,7 @@ from kiebot_sqlite.repositories.inbox import SqliteInboxRepository
 from kiebot_sqlite.repositories.jobs import SqliteJobRepository
 from kiebot_sqlite.repositories.leases import SqliteLeaseRepository
 from kiebot_sqlite.repositories.ledger import SqliteLedgerRepository
+from kiebot_sqlite.repositories.orders import SqliteOrderRepository
 from kiebot_sqlite.repositories.payments import SqlitePaymentRepository
 from kiebot_sqlite.repositories.toggles import SqliteModelToggleRepository
 from kiebot_sqlite.repositories.users import SqliteUserRepository
@@ -71,6 +72,10 @@ class SqliteUnitOfWork(UnitOfWork):
     @property
     def payments(self) -> SqlitePaymentRepository:
         return SqlitePaymentRepository(self.connection)
+
+    @property
+    def orders(self) -> SqliteOrderRepository:
+        return SqliteOrderRepository(self.connection)
 
     @property
     def events(self) -> SqliteEventRepository:

@@ -13,6 +13,7 @@ screen is recognized as stale instead of acting on the current step.
     r       act, gen                         a run: cancel, repeat, edit & rerun, favorite, resend
     f       act, id, page                    a favorite: run it, delete it (page: of the list)
     l       lang                             switch the language
+    p       act, arg                         payments: top up, a package, accept terms, refund
 """
 
 import enum
@@ -134,6 +135,24 @@ class FavAct(enum.StrEnum):
     DELETE = "d"
 
 
+class PayAct(enum.StrEnum):
+    """What a payment button does."""
+
+    TOPUP = "t"
+    """Show the packages."""
+    PACKAGE = "k"
+    """Buy the package of ``arg`` Stars (asks for the terms first when needed)."""
+    ACCEPT = "a"
+    """Accept terms version ``arg`` (``<version>`` or ``<version>.<package stars>``)."""
+    REFUND = "r"
+    """Refund the purchase whose charge id has the reference ``arg``."""
+
+
+def charge_ref(charge_id: str) -> str:
+    """The short reference of a payment charge id used in buttons (charge ids can be long)."""
+    return _digest(charge_id, 12)
+
+
 class Nav(CallbackData, prefix="n"):
     """Navigation between menu screens."""
 
@@ -188,3 +207,10 @@ class Lang(CallbackData, prefix="l"):
     """Switch the user's language."""
 
     lang: str
+
+
+class Pay(CallbackData, prefix="p"):
+    """A payment action."""
+
+    act: PayAct
+    arg: str = ""

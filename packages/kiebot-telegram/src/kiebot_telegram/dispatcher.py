@@ -12,6 +12,7 @@ from aiogram.types import BotCommand
 from kiebot_core.domain.texts import Language
 from kiebot_telegram.middlewares import (
     CorrelationMiddleware,
+    FastPathFSMContextMiddleware,
     NoSilenceMiddleware,
     UserMiddleware,
     install_session_middlewares,
@@ -23,6 +24,7 @@ from kiebot_telegram.routers import (
     favorites,
     generation,
     history,
+    payments,
     start,
     wizard,
 )
@@ -37,6 +39,8 @@ COMMANDS = (
     ("history", Msg.CMD_HISTORY),
     ("settings", Msg.CMD_SETTINGS),
     ("cancel", Msg.CMD_CANCEL),
+    ("terms", Msg.CMD_TERMS),
+    ("paysupport", Msg.CMD_PAYSUPPORT),
 )
 
 
@@ -69,12 +73,19 @@ def build_dispatcher(
     """The dispatcher with every router and middleware; handlers get ``services`` by name.
 
     FSM state goes to ``storage`` (by default the conversations of ``services.store``, so it
-    survives restarts). Updates of one chat are handled one at a time (``isolation``).
+    survives restarts). Updates of one chat are handled one at a time (``isolation``), except
+    ``pre_checkout_query``: it takes the fast path, with neither the chat's lock and state nor
+    the user's registration, so it is answered within Telegram's deadline.
     """
-    dispatcher = Dispatcher(
+    fsm = FastPathFSMContextMiddleware(
         storage=storage or ConversationStorage(services.store),
         events_isolation=isolation or SimpleEventIsolation(),
     )
+    dispatcher = Dispatcher(
+        storage=fsm.storage, events_isolation=fsm.events_isolation, disable_fsm=True
+    )
+    dispatcher.fsm = fsm
+    dispatcher.update.outer_middleware(fsm)
     dispatcher["services"] = services
     dispatcher.update.outer_middleware(CorrelationMiddleware(services))
     dispatcher.update.outer_middleware(NoSilenceMiddleware())
@@ -86,6 +97,7 @@ def build_dispatcher(
             module.make_router()
             for module in (
                 errors,
+                payments,
                 history,
                 start,
                 catalog,

@@ -2,8 +2,10 @@
 
 The session middlewares honour ``retry_after`` and trace the calls made for each update.
 
-Order on ``dp.update`` (outermost first): aiogram's errors, user-context and FSM middlewares,
-then :class:`CorrelationMiddleware`, :class:`NoSilenceMiddleware`, :class:`UserMiddleware`.
+Order on ``dp.update`` (outermost first): aiogram's errors and user-context middlewares,
+:class:`FastPathFSMContextMiddleware`, then :class:`CorrelationMiddleware`,
+:class:`NoSilenceMiddleware`, :class:`UserMiddleware`. A ``pre_checkout_query`` skips the FSM
+(the chat's lock and stored state) and the user registration: it must be answered fast.
 The error boundary itself is an ``errors`` handler (``kiebot_telegram.routers.errors``).
 """
 
@@ -21,6 +23,7 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.exceptions import TelegramRetryAfter
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.methods import AnswerCallbackQuery, GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import TelegramObject, Update
@@ -89,6 +92,21 @@ class CorrelationMiddleware(BaseMiddleware):
             _correlation.reset(token)
 
 
+def _is_fast_path(event: TelegramObject) -> bool:
+    return isinstance(event, Update) and event.pre_checkout_query is not None
+
+
+class FastPathFSMContextMiddleware(FSMContextMiddleware):
+    """aiogram's FSM middleware, skipped for ``pre_checkout_query`` (no lock, no state read)."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        """Run the handler with the conversation's state, or at once on the fast path."""
+        if _is_fast_path(event):
+            data["fsm_storage"] = self.storage
+            return await handler(event, data)
+        return await super().__call__(handler, event, data)
+
+
 class NoSilenceMiddleware(BaseMiddleware):
     """Nothing a user does stays without a reply.
 
@@ -126,7 +144,7 @@ class UserMiddleware(BaseMiddleware):
     """Registers the sender and puts ``user`` and ``ctx`` into the handler data.
 
     A new user gets the language Telegram reports and the welcome grant; a banned user gets
-    only the ban text.
+    only the ban text. A ``pre_checkout_query`` passes straight through (the fast path).
     """
 
     def __init__(self, services: BotServices) -> None:
@@ -136,7 +154,7 @@ class UserMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         """Load or register the sender, then run the handler."""
         sender: TelegramUser | None = data.get("event_from_user")
-        if sender is None or sender.is_bot:
+        if sender is None or sender.is_bot or _is_fast_path(event):
             return await handler(event, data)
         user, is_new = await register_user(self._services, sender)
         data["user"] = user

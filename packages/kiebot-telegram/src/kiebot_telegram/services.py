@@ -5,10 +5,12 @@ import attrs
 from kiebot_core.domain.catalog import Registry
 from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.ledger import Balance
+from kiebot_core.domain.payments import PaymentSettings
 from kiebot_core.domain.pricing import PriceSettings
 from kiebot_core.ports.runtime import Clock, IdFactory
 from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_core.use_cases.generation import Pipeline
+from kiebot_core.use_cases.payments import Payments
 from kiebot_telegram.progress import StatusBoard
 
 
@@ -24,6 +26,8 @@ class BotServices:
     """Keeps status messages in step (the runtime refreshes it)."""
     welcome_stars: int = 0
     """Stars granted once to every new user (``KIEBOT_WELCOME_STARS``)."""
+    payment_settings: PaymentSettings = attrs.Factory(PaymentSettings)
+    """The packages on offer and the current terms version."""
 
     @property
     def store(self) -> UnitOfWorkFactory:
@@ -39,6 +43,13 @@ class BotServices:
     def ids(self) -> IdFactory:
         """New ids (correlation ids, wizard tokens)."""
         return self.pipeline.ids
+
+    @property
+    def payments(self) -> Payments:
+        """The payment use cases' ports and settings."""
+        return Payments(
+            uow=self.store, clock=self.clock, ids=self.ids, settings=self.payment_settings
+        )
 
     @property
     def prices(self) -> PriceSettings:

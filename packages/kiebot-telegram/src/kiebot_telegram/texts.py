@@ -23,6 +23,8 @@ class Msg(enum.StrEnum):
     CMD_HISTORY = "cmd_history"
     CMD_SETTINGS = "cmd_settings"
     CMD_CANCEL = "cmd_cancel"
+    CMD_TERMS = "cmd_terms"
+    CMD_PAYSUPPORT = "cmd_paysupport"
     # the main menu
     WELCOME = "welcome"
     WELCOME_GRANT = "welcome_grant"
@@ -136,7 +138,40 @@ class Msg(enum.StrEnum):
     TOAST_NOT_AVAILABLE = "toast_not_available"
     BALANCE = "balance"
     BALANCE_DEBT = "balance_debt"
-    BALANCE_TOPUP_SOON = "balance_topup_soon"
+    BALANCE_MOVES = "balance_moves"
+    MOVE = "move"
+    KIND_PURCHASE = "kind_purchase"
+    KIND_GRANT = "kind_grant"
+    KIND_HOLD = "kind_hold"
+    KIND_CAPTURE = "kind_capture"
+    KIND_RELEASE = "kind_release"
+    KIND_REFUND = "kind_refund"
+    KIND_PURCHASE_REFUND = "kind_purchase_refund"
+    # payments
+    BTN_TOPUP = "btn_topup"
+    BTN_TOPUP_PACKAGE = "btn_topup_package"
+    TOPUP_TITLE = "topup_title"
+    BTN_PACKAGE = "btn_package"
+    BTN_PACKAGE_BONUS = "btn_package_bonus"
+    TERMS = "terms"
+    TERMS_FIRST = "terms_first"
+    TERMS_ACCEPTED = "terms_accepted"
+    BTN_ACCEPT_TERMS = "btn_accept_terms"
+    TOAST_TERMS_ACCEPTED = "toast_terms_accepted"
+    INVOICE_TITLE = "invoice_title"
+    INVOICE_DESCRIPTION = "invoice_description"
+    INVOICE_DESCRIPTION_BONUS = "invoice_description_bonus"
+    TOAST_INVOICE = "toast_invoice"
+    PAID = "paid"
+    PAID_ALREADY = "paid_already"
+    REFUND_DONE = "refund_done"
+    REFUND_FORCED = "refund_forced"
+    REFUND_FAILED = "refund_failed"
+    PAYSUPPORT = "paysupport"
+    PAYSUPPORT_EMPTY = "paysupport_empty"
+    PURCHASE_ITEM = "purchase_item"
+    PURCHASE_REFUNDED = "purchase_refunded"
+    BTN_REFUND = "btn_refund"
     SETTINGS = "settings"
     LANGUAGE_NAME = "language_name"
     BTN_LANG_RU = "btn_lang_ru"
@@ -158,6 +193,63 @@ class Msg(enum.StrEnum):
 
 
 _EN: Mapping[Msg, str] = {
+    Msg.CMD_TERMS: "Terms of sale",
+    Msg.CMD_PAYSUPPORT: "Payments and refunds",
+    Msg.BALANCE_MOVES: "<b>Recent moves</b>",
+    Msg.MOVE: "{amount} ⭐ · {kind}",
+    Msg.KIND_PURCHASE: "top-up",
+    Msg.KIND_GRANT: "gift",
+    Msg.KIND_HOLD: "reserved for a generation",
+    Msg.KIND_CAPTURE: "charged for a generation",
+    Msg.KIND_RELEASE: "returned from a generation",
+    Msg.KIND_REFUND: "refund of a generation",
+    Msg.KIND_PURCHASE_REFUND: "top-up refunded",
+    Msg.BTN_TOPUP: "⭐ Top up",
+    Msg.BTN_TOPUP_PACKAGE: "⭐ Top up {package}",
+    Msg.TOPUP_TITLE: (
+        "⭐ <b>Top up with Telegram Stars</b>\n"
+        "Choose a package; bigger ones come with bonus Stars."
+    ),
+    Msg.BTN_PACKAGE: "{stars} ⭐",
+    Msg.BTN_PACKAGE_BONUS: "{stars} ⭐ + {bonus} ⭐ bonus",
+    Msg.TERMS: (
+        "📜 <b>Terms of sale</b> · version {version}\n"
+        "1. You buy Stars for your kiebot balance with Telegram Stars; packages may include "
+        "bonus Stars.\n"
+        "2. A generation reserves its price and is charged only when you get the result; a "
+        "failed run costs nothing.\n"
+        "3. A purchase whose Stars are still unspent can be refunded within 30 days in "
+        "/paysupport (its bonus goes back too).\n"
+        "4. If Telegram refunds a purchase after its Stars were spent, the difference is a debt; "
+        "paid generations wait until a top-up covers it.\n"
+        "5. Questions about payments: /paysupport."
+    ),
+    Msg.TERMS_FIRST: "Before your first purchase, please read and accept the terms.",
+    Msg.TERMS_ACCEPTED: "✅ You accepted these terms.",
+    Msg.BTN_ACCEPT_TERMS: "✅ I accept",
+    Msg.TOAST_TERMS_ACCEPTED: "Terms accepted.",
+    Msg.INVOICE_TITLE: "{stars} Stars for kiebot",
+    Msg.INVOICE_DESCRIPTION: "{credited} ⭐ on your kiebot balance for generations.",
+    Msg.INVOICE_DESCRIPTION_BONUS: (
+        "{credited} ⭐ on your kiebot balance for generations ({bonus} ⭐ of them a bonus)."
+    ),
+    Msg.TOAST_INVOICE: "Here is your invoice.",
+    Msg.PAID: "✅ Payment received: +{credited} ⭐.\nBalance: <b>{available} ⭐</b>",
+    Msg.PAID_ALREADY: "This payment was already credited. Balance: <b>{available} ⭐</b>",
+    Msg.REFUND_DONE: "↩️ {stars} ⭐ were refunded to your Telegram account.",
+    Msg.REFUND_FORCED: (
+        "↩️ Telegram refunded your payment of {stars} ⭐; {credited} ⭐ left your kiebot balance."
+    ),
+    Msg.REFUND_FAILED: "Telegram could not refund it right now. Please try again later.",
+    Msg.PAYSUPPORT: (
+        "🧾 <b>Payments and refunds</b>\nA purchase whose Stars are still unspent can be "
+        "refunded within 30 days. For anything else, write to the bot's support and give the "
+        "payment's id."
+    ),
+    Msg.PAYSUPPORT_EMPTY: "🧾 You have no purchases yet. Top up in /balance.",
+    Msg.PURCHASE_ITEM: "{n}. {stars} ⭐ → {credited} ⭐ · {when}\n<code>{charge}</code>",
+    Msg.PURCHASE_REFUNDED: "refunded",
+    Msg.BTN_REFUND: "↩️ Refund {n}",
     Msg.CMD_START: "Main menu",
     Msg.CMD_HELP: "How it works",
     Msg.CMD_BALANCE: "Your Stars balance",
@@ -289,7 +381,6 @@ _EN: Mapping[Msg, str] = {
         "Held for running generations: {held} ⭐"
     ),
     Msg.BALANCE_DEBT: "Debt after a refund: {debt} ⭐",
-    Msg.BALANCE_TOPUP_SOON: "Top-ups with Telegram Stars are coming soon.",
     Msg.SETTINGS: "🌐 <b>Settings</b>\nLanguage: {current}",
     Msg.LANGUAGE_NAME: "English",
     Msg.BTN_LANG_RU: "🇷🇺 Русский",
@@ -320,6 +411,63 @@ _EN: Mapping[Msg, str] = {
 }
 
 _RU: Mapping[Msg, str] = {
+    Msg.CMD_TERMS: "Условия покупки",
+    Msg.CMD_PAYSUPPORT: "Платежи и возвраты",
+    Msg.BALANCE_MOVES: "<b>Последние операции</b>",
+    Msg.MOVE: "{amount} ⭐ · {kind}",
+    Msg.KIND_PURCHASE: "пополнение",
+    Msg.KIND_GRANT: "подарок",
+    Msg.KIND_HOLD: "резерв под генерацию",
+    Msg.KIND_CAPTURE: "списано за генерацию",
+    Msg.KIND_RELEASE: "возврат резерва генерации",
+    Msg.KIND_REFUND: "возврат за генерацию",
+    Msg.KIND_PURCHASE_REFUND: "возврат пополнения",
+    Msg.BTN_TOPUP: "⭐ Пополнить",
+    Msg.BTN_TOPUP_PACKAGE: "⭐ Пополнить на {package}",
+    Msg.TOPUP_TITLE: (
+        "⭐ <b>Пополнение звёздами Telegram</b>\nВыберите пакет; к большим пакетам "
+        "добавляются бонусные звёзды."
+    ),
+    Msg.BTN_PACKAGE: "{stars} ⭐",
+    Msg.BTN_PACKAGE_BONUS: "{stars} ⭐ + {bonus} ⭐ бонус",
+    Msg.TERMS: (
+        "📜 <b>Условия покупки</b> · версия {version}\n"
+        "1. Вы покупаете звёзды на баланс kiebot за звёзды Telegram; пакеты могут включать "
+        "бонусные звёзды.\n"
+        "2. Генерация резервирует свою цену и списывается, только когда вы получили результат; "
+        "неудачный запуск ничего не стоит.\n"
+        "3. Покупку, звёзды которой ещё не потрачены, можно вернуть в течение 30 дней в "
+        "/paysupport (бонус тоже списывается).\n"
+        "4. Если Telegram вернёт платёж после того, как звёзды потрачены, разница становится "
+        "долгом; платные генерации ждут, пока пополнение его не покроет.\n"
+        "5. Вопросы о платежах: /paysupport."
+    ),
+    Msg.TERMS_FIRST: "Перед первой покупкой, пожалуйста, прочитайте и примите условия.",
+    Msg.TERMS_ACCEPTED: "✅ Вы приняли эти условия.",
+    Msg.BTN_ACCEPT_TERMS: "✅ Принимаю",
+    Msg.TOAST_TERMS_ACCEPTED: "Условия приняты.",
+    Msg.INVOICE_TITLE: "{stars} звёзд для kiebot",
+    Msg.INVOICE_DESCRIPTION: "{credited} ⭐ на баланс kiebot для генераций.",
+    Msg.INVOICE_DESCRIPTION_BONUS: (
+        "{credited} ⭐ на баланс kiebot для генераций (из них {bonus} ⭐ бонус)."
+    ),
+    Msg.TOAST_INVOICE: "Вот ваш счёт.",
+    Msg.PAID: "✅ Оплата получена: +{credited} ⭐.\nБаланс: <b>{available} ⭐</b>",
+    Msg.PAID_ALREADY: "Этот платёж уже зачислен. Баланс: <b>{available} ⭐</b>",
+    Msg.REFUND_DONE: "↩️ {stars} ⭐ возвращены на ваш счёт Telegram.",
+    Msg.REFUND_FORCED: (
+        "↩️ Telegram вернул ваш платёж на {stars} ⭐; с баланса kiebot списано {credited} ⭐."
+    ),
+    Msg.REFUND_FAILED: "Telegram сейчас не смог выполнить возврат. Попробуйте позже.",
+    Msg.PAYSUPPORT: (
+        "🧾 <b>Платежи и возвраты</b>\nПокупку, звёзды которой ещё не потрачены, можно "
+        "вернуть в течение 30 дней. По остальным вопросам напишите в поддержку бота и укажите "
+        "номер платежа."
+    ),
+    Msg.PAYSUPPORT_EMPTY: "🧾 Покупок пока нет. Пополнить баланс можно в /balance.",
+    Msg.PURCHASE_ITEM: "{n}. {stars} ⭐ → {credited} ⭐ · {when}\n<code>{charge}</code>",
+    Msg.PURCHASE_REFUNDED: "возвращено",
+    Msg.BTN_REFUND: "↩️ Вернуть {n}",
     Msg.CMD_START: "Главное меню",
     Msg.CMD_HELP: "Как это работает",
     Msg.CMD_BALANCE: "Баланс звёзд",
@@ -453,7 +601,6 @@ _RU: Mapping[Msg, str] = {
         "Зарезервировано под генерации: {held} ⭐"
     ),
     Msg.BALANCE_DEBT: "Долг после возврата: {debt} ⭐",
-    Msg.BALANCE_TOPUP_SOON: "Пополнение звёздами Telegram скоро появится.",
     Msg.SETTINGS: "🌐 <b>Настройки</b>\nЯзык: {current}",
     Msg.LANGUAGE_NAME: "русский",
     Msg.BTN_LANG_RU: "🇷🇺 Русский",

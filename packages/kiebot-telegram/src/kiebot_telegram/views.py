@@ -22,12 +22,20 @@ from kiebot_core.domain.catalog import (
 )
 from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Generation, GenerationState
-from kiebot_core.domain.ledger import Balance
+from kiebot_core.domain.ledger import (
+    USER_ACCOUNTS,
+    AccountKind,
+    Balance,
+    LedgerKind,
+    LedgerTransaction,
+)
 from kiebot_core.domain.outcomes import Rejected
+from kiebot_core.domain.payments import PaymentState, StarPackage, smallest_covering
 from kiebot_core.domain.pricing import PriceSettings, canonical, starting_price
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.texts import Language
 from kiebot_core.domain.wizard import AskScreen, ConfirmScreen, Option, StepKind
+from kiebot_core.use_cases.payments import Purchase
 from kiebot_telegram.callbacks import (
     CONFIRM_STEP,
     Begin,
@@ -37,11 +45,14 @@ from kiebot_telegram.callbacks import (
     Lang,
     ListKind,
     Nav,
+    Pay,
+    PayAct,
     Run,
     RunAct,
     Screen,
     Wiz,
     WizardAct,
+    charge_ref,
     input_ref,
     model_ref,
 )
@@ -545,9 +556,13 @@ def confirm_view(
     tok: str,
     balance: Balance,
     *,
+    packages: Sequence[StarPackage] = (),
     problem: str = "",
 ) -> View:
-    """The confirmation: the answers, the exact price, the balance after; Confirm, Edit."""
+    """The confirmation: the answers, the exact price, the balance after; Confirm, Edit.
+
+    Short of balance (or in debt), it offers the smallest package that covers the run.
+    """
     quote = screen.quote
     tail: list[str] = []
     rows: list[Row] = []
@@ -569,6 +584,18 @@ def confirm_view(
             tail.append(
                 t(language, Msg.CONFIRM_SHORT, available=balance.available, stars=quote.stars)
             )
+        shortfall = quote.stars + balance.debt - balance.available
+        if shortfall > 0:
+            covering = smallest_covering(packages, shortfall)
+            top_up = (
+                button(t(language, Msg.BTN_TOPUP), Pay(act=PayAct.TOPUP))
+                if covering is None
+                else button(
+                    t(language, Msg.BTN_TOPUP_PACKAGE, package=covering.label),
+                    Pay(act=PayAct.PACKAGE, arg=str(covering.stars)),
+                )
+            )
+            rows.append([top_up])
         rows.append(
             [
                 button(
@@ -805,13 +832,131 @@ def favorites_view(
     return View(_fit("\n\n".join(lines), MAX_TEXT), markup(rows))
 
 
-def balance_view(language: Language, balance: Balance) -> View:
-    """Available and held Stars (read-only until payments arrive)."""
+_MOVE_KIND = {
+    LedgerKind.PURCHASE: Msg.KIND_PURCHASE,
+    LedgerKind.GRANT: Msg.KIND_GRANT,
+    LedgerKind.HOLD: Msg.KIND_HOLD,
+    LedgerKind.CAPTURE: Msg.KIND_CAPTURE,
+    LedgerKind.RELEASE: Msg.KIND_RELEASE,
+    LedgerKind.REFUND: Msg.KIND_REFUND,
+    LedgerKind.PURCHASE_REFUND: Msg.KIND_PURCHASE_REFUND,
+}
+
+
+def move_amount(transaction: LedgerTransaction) -> int:
+    """The Stars a ledger move means to the user: reserved, returned, or gained and lost."""
+    if transaction.kind is LedgerKind.HOLD:
+        return -transaction.amount_of(AccountKind.HELD)
+    if transaction.kind is LedgerKind.RELEASE:
+        return transaction.amount_of(AccountKind.AVAILABLE)
+    return sum(transaction.amount_of(account) for account in USER_ACCOUNTS)
+
+
+def balance_view(
+    language: Language, balance: Balance, moves: Sequence[LedgerTransaction] = ()
+) -> View:
+    """Available, held Stars and any debt, the latest ledger moves; Top up and Menu."""
     parts = [t(language, Msg.BALANCE, available=balance.available, held=balance.held)]
     if balance.debt:
         parts.append(t(language, Msg.BALANCE_DEBT, debt=balance.debt))
-    parts.append(t(language, Msg.BALANCE_TOPUP_SOON))
-    return View("\n\n".join(parts), markup([back_menu_row(language, None)]))
+    if moves:
+        lines = [t(language, Msg.BALANCE_MOVES)]
+        lines.extend(
+            t(
+                language,
+                Msg.MOVE,
+                amount=f"{move_amount(move):+d}",
+                kind=t(language, _MOVE_KIND[move.kind]),
+            )
+            for move in moves
+        )
+        parts.append("\n".join(lines))
+    rows = [
+        [button(t(language, Msg.BTN_TOPUP), Pay(act=PayAct.TOPUP))],
+        back_menu_row(language, None),
+    ]
+    return View("\n\n".join(parts), markup(rows))
+
+
+def package_label(language: Language, stars: int, bonus: int) -> str:
+    """A package's label (with its bonus Stars, if any)."""
+    if bonus:
+        return t(language, Msg.BTN_PACKAGE_BONUS, stars=stars, bonus=bonus)
+    return t(language, Msg.BTN_PACKAGE, stars=stars)
+
+
+def topup_view(language: Language, packages: Sequence[StarPackage], lead: str = "") -> View:
+    """The packages on offer, one button each."""
+    rows: list[Row] = [
+        [
+            button(
+                package_label(language, package.stars, package.bonus),
+                Pay(act=PayAct.PACKAGE, arg=str(package.stars)),
+            )
+        ]
+        for package in packages
+    ]
+    rows.append(back_menu_row(language, Nav(to=Screen.BALANCE)))
+    text = t(language, Msg.TOPUP_TITLE)
+    return View(f"{lead}\n\n{text}" if lead else text, markup(rows))
+
+
+def terms_view(
+    language: Language, version: int, *, accepted: bool, package: int | None = None
+) -> View:
+    """The versioned terms; an Accept button until the user accepted this version.
+
+    With ``package``, accepting continues to that package's invoice.
+    """
+    parts = []
+    if package is not None and not accepted:
+        parts.append(t(language, Msg.TERMS_FIRST))
+    parts.append(t(language, Msg.TERMS, version=version))
+    rows: list[Row] = []
+    if accepted:
+        parts.append(t(language, Msg.TERMS_ACCEPTED))
+    else:
+        arg = f"{version}.{package}" if package is not None else str(version)
+        rows.append([button(t(language, Msg.BTN_ACCEPT_TERMS), Pay(act=PayAct.ACCEPT, arg=arg))])
+    rows.append(back_menu_row(language, None))
+    return View("\n\n".join(parts), markup(rows))
+
+
+def paysupport_view(language: Language, purchases: Sequence[Purchase], lead: str = "") -> View:
+    """The user's purchases; a Refund button on each one they can refund themselves."""
+    parts = [lead] if lead else []
+    rows: list[Row] = []
+    if not purchases:
+        parts.append(t(language, Msg.PAYSUPPORT_EMPTY))
+    else:
+        parts.append(t(language, Msg.PAYSUPPORT))
+        lines = []
+        for n, item in enumerate(purchases, 1):
+            payment = item.payment
+            line = t(
+                language,
+                Msg.PURCHASE_ITEM,
+                n=n,
+                stars=payment.stars,
+                credited=payment.credited,
+                when=payment.created_at.strftime("%d.%m.%Y"),
+                charge=escape(clip(payment.charge_id, 80)),
+            )
+            if payment.state is PaymentState.REFUNDED:
+                line += f" · {t(language, Msg.PURCHASE_REFUNDED)}"
+            lines.append(line)
+            if item.refundable:
+                rows.append(
+                    [
+                        button(
+                            t(language, Msg.BTN_REFUND, n=n),
+                            Pay(act=PayAct.REFUND, arg=charge_ref(payment.charge_id)),
+                        )
+                    ]
+                )
+        parts.append("\n\n".join(lines))
+    rows.append(back_menu_row(language, None))
+    return View(_fit("\n\n".join(parts), MAX_TEXT), markup(rows))
 
 
 def settings_view(language: Language) -> View:

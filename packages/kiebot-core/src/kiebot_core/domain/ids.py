@@ -23,5 +23,8 @@ JobId = NewType("JobId", str)
 PaymentChargeId = NewType("PaymentChargeId", str)
 """Telegram's ``telegram_payment_charge_id``: one per successful Stars payment."""
 
+OrderId = NewType("OrderId", str)
+"""A top-up order's id (``ord_…``), carried in the invoice payload."""
+
 IdempotencyKey = NewType("IdempotencyKey", str)
 """A ledger transaction's unique key, derived from the business id that caused it."""

@@ -56,6 +56,7 @@ class ReasonCode(enum.StrEnum):
     PAYMENT_INVALID = "payment_invalid"
     ORDER_EXPIRED = "order_expired"
     REFUND_NOT_ALLOWED = "refund_not_allowed"
+    TERMS_CHANGED = "terms_changed"
     # us
     PRICE_UNKNOWN = "price_unknown"
     CONFIGURATION_ERROR = "configuration_error"
@@ -128,6 +129,7 @@ POLICY: Mapping[ReasonCode, ReasonPolicy] = {
     ReasonCode.PAYMENT_INVALID: _FIX,
     ReasonCode.ORDER_EXPIRED: _FIX,
     ReasonCode.REFUND_NOT_ALLOWED: _FINAL,
+    ReasonCode.TERMS_CHANGED: _FIX,
     ReasonCode.PRICE_UNKNOWN: _OPERATOR,
     ReasonCode.CONFIGURATION_ERROR: _OPERATOR,
     ReasonCode.STORAGE_ERROR: ReasonPolicy(Remedy.RETRY, alert_operator=True),

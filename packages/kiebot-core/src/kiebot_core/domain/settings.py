@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from kiebot_core.domain.errors import SettingsError
+from kiebot_core.domain.payments import DEFAULT_STAR_PACKAGES, PaymentSettings, parse_star_packages
 from kiebot_core.domain.pricing import PriceSettings
 
 
@@ -37,3 +38,22 @@ def price_settings_from_env(env: Mapping[str, str]) -> PriceSettings:
         markup_percent=int(markup),
         min_stars=max(1, int(minimum)),
     )
+
+
+def payment_settings_from_env(env: Mapping[str, str]) -> PaymentSettings:
+    """Payment settings from the environment.
+
+    ``KIEBOT_STAR_PACKAGES`` ["50,100:5,250:10,500:15,1000:20": ``amount[:bonus%]`` items] and
+    ``KIEBOT_TERMS_VERSION`` [1]. Raises ``SettingsError`` naming a malformed variable.
+    """
+    raw = (env.get("KIEBOT_STAR_PACKAGES") or "").strip() or DEFAULT_STAR_PACKAGES
+    try:
+        packages = parse_star_packages(raw)
+    except ValueError as error:
+        raise SettingsError("KIEBOT_STAR_PACKAGES", str(error)) from None
+    version = (env.get("KIEBOT_TERMS_VERSION") or "").strip() or "1"
+    if not version.isdigit() or int(version) < 1:
+        raise SettingsError(
+            "KIEBOT_TERMS_VERSION", f"expected a whole number >= 1, got {version!r}"
+        )
+    return PaymentSettings(packages=packages, terms_version=int(version))

@@ -20,13 +20,14 @@ from kiebot_core.domain.ids import (
     GenerationId,
     IdempotencyKey,
     JobId,
+    OrderId,
     PaymentChargeId,
     ProviderTaskId,
     UserId,
 )
 from kiebot_core.domain.jobs import Job
 from kiebot_core.domain.ledger import Balance, LedgerTransaction
-from kiebot_core.domain.payments import Payment
+from kiebot_core.domain.payments import Order, Payment
 from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.users import User
 
@@ -124,6 +125,22 @@ class PaymentRepository(Protocol):
 
     async def save(self, payment: Payment) -> None:
         """Replace a registered payment (its state). Raises ``NotFoundError`` if unknown."""
+        ...
+
+    async def for_user(self, user_id: UserId, *, limit: int) -> list[Payment]:
+        """Up to ``limit`` of the user's payments, newest first (then by charge id, descending)."""
+        ...
+
+
+class OrderRepository(Protocol):
+    """Top-up orders (the invoices' payloads), unique by id."""
+
+    async def add(self, order: Order) -> None:
+        """Insert a new order. Raises ``DuplicateError`` if the id exists."""
+        ...
+
+    async def get(self, order_id: OrderId) -> Order | None:
+        """The order, whoever it belongs to (callers check ``user_id``), or None."""
         ...
 
 
@@ -284,6 +301,11 @@ class UnitOfWork(Protocol):
     @property
     def payments(self) -> PaymentRepository:
         """Payments."""
+        ...
+
+    @property
+    def orders(self) -> OrderRepository:
+        """Top-up orders."""
         ...
 
     @property

@@ -23,13 +23,14 @@ from kiebot_core.domain.ids import (
     GenerationId,
     IdempotencyKey,
     JobId,
+    OrderId,
     PaymentChargeId,
     ProviderTaskId,
     UserId,
 )
 from kiebot_core.domain.jobs import CLAIM_TIMEOUT, Job
 from kiebot_core.domain.ledger import Balance, LedgerTransaction
-from kiebot_core.domain.payments import Payment
+from kiebot_core.domain.payments import Order, Payment
 from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.users import User
 from kiebot_core.ports.runtime import Clock, SystemClock
@@ -43,6 +44,7 @@ from kiebot_core.ports.storage import (
     LeaseRepository,
     LedgerRepository,
     ModelToggleRepository,
+    OrderRepository,
     PaymentRepository,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -57,6 +59,7 @@ class _State:
     ledger: dict[IdempotencyKey, LedgerTransaction] = attrs.field(factory=dict)
     balances: dict[UserId, Balance] = attrs.field(factory=dict)
     payments: dict[PaymentChargeId, Payment] = attrs.field(factory=dict)
+    orders: dict[OrderId, Order] = attrs.field(factory=dict)
     events: list[Event] = attrs.field(factory=list)
     inbox: dict[tuple[int, int], InboxUpdate] = attrs.field(factory=dict)
     inbox_done: set[tuple[int, int]] = attrs.field(factory=set)
@@ -214,6 +217,26 @@ class MemoryPaymentRepository(PaymentRepository):
         if payment.charge_id not in self._state.payments:
             raise NotFoundError("payment", payment.charge_id)
         self._state.payments[payment.charge_id] = payment
+
+    async def for_user(self, user_id: UserId, *, limit: int) -> list[Payment]:
+        mine = [p for p in self._state.payments.values() if p.user_id == user_id]
+        mine.sort(key=lambda p: (p.created_at, p.charge_id), reverse=True)
+        return mine[: max(limit, 0)]
+
+
+@attrs.define
+class MemoryOrderRepository(OrderRepository):
+    """Orders by id."""
+
+    _state: _State
+
+    async def add(self, order: Order) -> None:
+        if order.id in self._state.orders:
+            raise DuplicateError("order", order.id)
+        self._state.orders[order.id] = order
+
+    async def get(self, order_id: OrderId) -> Order | None:
+        return self._state.orders.get(order_id)
 
 
 @attrs.define
@@ -428,6 +451,10 @@ class MemoryUnitOfWork(UnitOfWork):
     @property
     def payments(self) -> MemoryPaymentRepository:
         return MemoryPaymentRepository(self._state)
+
+    @property
+    def orders(self) -> MemoryOrderRepository:
+        return MemoryOrderRepository(self._state)
 
     @property
     def events(self) -> MemoryEventRepository:

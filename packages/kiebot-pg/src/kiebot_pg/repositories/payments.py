@@ -3,7 +3,7 @@
 import attrs
 
 from kiebot_core.domain.errors import NotFoundError
-from kiebot_core.domain.ids import PaymentChargeId
+from kiebot_core.domain.ids import PaymentChargeId, UserId
 from kiebot_core.domain.payments import Payment
 from kiebot_core.ports.storage import PaymentRepository
 from kiebot_pg.errors import translated
@@ -21,6 +21,10 @@ _UPDATE = """
                         created_at = $7
     WHERE charge_id = $1
     RETURNING charge_id
+"""
+_FOR_USER = """
+    SELECT * FROM payments WHERE user_id = $1
+    ORDER BY created_at DESC, charge_id DESC LIMIT $2
 """
 
 
@@ -47,3 +51,8 @@ class PgPaymentRepository(PaymentRepository):
             saved = await self._connection.fetchrow(_UPDATE, *payment_values(payment))
         if saved is None:
             raise NotFoundError("payment", payment.charge_id)
+
+    async def for_user(self, user_id: UserId, *, limit: int) -> list[Payment]:
+        with translated("payment", f"user {user_id}"):
+            rows = await self._connection.fetch(_FOR_USER, user_id, max(limit, 0))
+        return [payment_from_row(row) for row in rows]

@@ -4,10 +4,10 @@ import aiosqlite
 import attrs
 
 from kiebot_core.domain.errors import NotFoundError
-from kiebot_core.domain.ids import PaymentChargeId
+from kiebot_core.domain.ids import PaymentChargeId, UserId
 from kiebot_core.domain.payments import Payment
 from kiebot_core.ports.storage import PaymentRepository
-from kiebot_sqlite.connection import execute, fetch_one
+from kiebot_sqlite.connection import execute, fetch_all, fetch_one
 from kiebot_sqlite.errors import translated
 from kiebot_sqlite.rows import payment_from_row, payment_values
 
@@ -20,6 +20,10 @@ _UPDATE = """
     UPDATE payments SET user_id = ?2, order_id = ?3, stars = ?4, credited = ?5, state = ?6,
                         created_at = ?7
     WHERE charge_id = ?1
+"""
+_FOR_USER = """
+    SELECT * FROM payments WHERE user_id = ?
+    ORDER BY created_at DESC, charge_id DESC LIMIT ?
 """
 
 
@@ -45,3 +49,8 @@ class SqlitePaymentRepository(PaymentRepository):
             saved = await execute(self._connection, _UPDATE, payment_values(payment))
         if not saved:
             raise NotFoundError("payment", payment.charge_id)
+
+    async def for_user(self, user_id: UserId, *, limit: int) -> list[Payment]:
+        with translated("payment", f"user {user_id}"):
+            rows = await fetch_all(self._connection, _FOR_USER, (user_id, max(limit, 0)))
+        return [payment_from_row(row) for row in rows]

@@ -142,7 +142,16 @@ async def session_view(
             ctx.language, session.model, screen, session.tok, page=page, problem=problem
         )
     balance = await ctx.services.balance(ctx.user.id)
-    return confirm_view(ctx.language, session.model, screen, session.tok, balance, problem=problem)
+    packages = ctx.services.payment_settings.packages
+    return confirm_view(
+        ctx.language,
+        session.model,
+        screen,
+        session.tok,
+        balance,
+        packages=packages,
+        problem=problem,
+    )
 
 
 async def menu(ctx: Context, target: CallbackQuery | Message, *, lead: str = "") -> Message:

@@ -13,7 +13,7 @@ from kiebot_telegram.formatting import escape
 from kiebot_telegram.messaging import show, toast
 from kiebot_telegram.routers.common import Flow, end_session, menu
 from kiebot_telegram.texts import Msg, t
-from kiebot_telegram.views import balance_view, help_view, settings_view
+from kiebot_telegram.views import View, balance_view, help_view, settings_view
 
 
 async def on_start(message: Message, ctx: Context) -> None:
@@ -48,10 +48,21 @@ async def on_settings(message: Message, ctx: Context) -> None:
     await show(ctx.bot, message, settings_view(ctx.language))
 
 
+BALANCE_MOVES = 5
+"""Ledger moves shown on the balance screen."""
+
+
+async def balance_screen(ctx: Context) -> View:
+    """The balance screen: balances, debt and the latest ledger moves."""
+    async with ctx.services.store() as uow:
+        balance = await uow.ledger.balance(ctx.user.id)
+        moves = await uow.ledger.history(ctx.user.id, limit=BALANCE_MOVES)
+    return balance_view(ctx.language, balance, moves)
+
+
 async def on_balance(message: Message, ctx: Context) -> None:
-    """Available and held Stars."""
-    balance = await ctx.services.balance(ctx.user.id)
-    await show(ctx.bot, message, balance_view(ctx.language, balance))
+    """Available and held Stars, debt, the latest moves, and Top up."""
+    await show(ctx.bot, message, await balance_screen(ctx))
 
 
 async def on_unknown_command(message: Message, ctx: Context) -> None:
@@ -80,8 +91,7 @@ async def on_help_button(callback: CallbackQuery, ctx: Context) -> None:
 async def on_balance_button(callback: CallbackQuery, ctx: Context) -> None:
     """💰 Balance."""
     await toast(callback)
-    balance = await ctx.services.balance(ctx.user.id)
-    await show(ctx.bot, callback, balance_view(ctx.language, balance))
+    await show(ctx.bot, callback, await balance_screen(ctx))
 
 
 async def on_settings_button(callback: CallbackQuery, ctx: Context) -> None:

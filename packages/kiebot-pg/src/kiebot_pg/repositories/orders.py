@@ -1,0 +1,36 @@
+"""Top-up orders in PostgreSQL."""
+
+import attrs
+
+from kiebot_core.domain.errors import DuplicateError
+from kiebot_core.domain.ids import OrderId
+from kiebot_core.domain.payments import Order
+from kiebot_core.ports.storage import OrderRepository
+from kiebot_pg.errors import translated
+from kiebot_pg.pool import PgConnection
+from kiebot_pg.rows import order_from_row, order_values
+
+_INSERT = """
+    INSERT INTO orders (id, user_id, stars, bonus, terms_version, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+"""
+
+
+@attrs.frozen
+class PgOrderRepository(OrderRepository):
+    """Orders in the ``orders`` table."""
+
+    _connection: PgConnection
+
+    async def add(self, order: Order) -> None:
+        with translated("order", order.id):
+            added = await self._connection.fetchrow(_INSERT, *order_values(order))
+        if added is None:
+            raise DuplicateError("order", order.id)
+
+    async def get(self, order_id: OrderId) -> Order | None:
+        with translated("order", order_id):
+            row = await self._connection.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
+        return None if row is None else order_from_row(row)
