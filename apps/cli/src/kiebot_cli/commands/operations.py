@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kiebot_cli.errors import EXIT_FAILED, fail, guarded
-from kiebot_cli.settings import CliSettings
 from kiebot_core.domain.errors import KiebotError
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from kiebot_cli.context import CliContext
+    from kiebot_cli.settings import CliSettings
 
 sandbox_app = typer.Typer(help="The built-in KIE sandbox.", no_args_is_help=True)
 db_app = typer.Typer(help="The local store's schema.", no_args_is_help=True)
@@ -66,6 +66,8 @@ def _store_name(settings: CliSettings) -> str:
 @guarded
 def db_migrate(ctx: typer.Context) -> None:
     """Apply pending migrations (forward-only; safe to run twice)."""
+    import asyncio
+
     context: CliContext = ctx.obj
     applied = asyncio.run(_migrate(context.settings))
     store = _store_name(context.settings)
@@ -79,6 +81,8 @@ def db_migrate(ctx: typer.Context) -> None:
 @guarded
 def db_status(ctx: typer.Context) -> None:
     """Show applied and pending migrations; exit 1 when some are pending."""
+    import asyncio
+
     context: CliContext = ctx.obj
     applied, pending = asyncio.run(_status(context.settings))
     context.out.print(f"Store: {_store_name(context.settings)}")
@@ -95,8 +99,10 @@ async def _credits(settings: CliSettings) -> Decimal:
         return await gateway.credits()
 
 
-def credits(ctx: typer.Context) -> None:  # the command's name
+def credits(ctx: typer.Context) -> None:
     """Show the KIE account's remaining credits (the sandbox's without KIE_API_KEY)."""
+    import asyncio
+
     context: CliContext = ctx.obj
     try:
         remaining = asyncio.run(_credits(context.settings))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,7 +11,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from kiebot_cli.errors import EXIT_FAILED, fail, guarded
-from kiebot_cli.settings import CliSettings
 from kiebot_core.domain.catalog import JsonValue
 from kiebot_core.domain.generation import Generation
 from kiebot_core.domain.ids import CorrelationId, GenerationId
@@ -22,6 +20,7 @@ from kiebot_core.domain.telemetry import Event
 if TYPE_CHECKING:
     from kiebot_cli.context import CliContext
     from kiebot_cli.runner import Outcome
+    from kiebot_cli.settings import CliSettings
 
 tasks_app = typer.Typer(help="Generations in the local store.", no_args_is_help=True)
 _PROMPT_WIDTH = 48
@@ -63,6 +62,8 @@ def history(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Past generations, newest first."""
+    import asyncio
+
     context: CliContext = ctx.obj
     found = asyncio.run(_history(context.settings, limit, search))
     if as_json:
@@ -105,6 +106,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """One generation: its input, state, result files and URLs."""
+    import asyncio
+
     context: CliContext = ctx.obj
     generation, _ = asyncio.run(_find(context.settings, generation_id))
     if generation is None:
@@ -155,6 +158,8 @@ def resume(
     ),
 ) -> None:
     """Finish generations left unfinished by Ctrl-C or a crash."""
+    import asyncio
+
     context: CliContext = ctx.obj
     outcomes = asyncio.run(_resume(context, generation_id, out))
     if not outcomes:
@@ -174,6 +179,8 @@ def debug(
     key: Annotated[str, typer.Argument(help="A generation id, correlation id or KIE task id.")],
 ) -> None:
     """The event chain of one generation on one screen, with its final reason."""
+    import asyncio
+
     context: CliContext = ctx.obj
     generation, events = asyncio.run(_find(context.settings, key))
     if generation is None and not events:

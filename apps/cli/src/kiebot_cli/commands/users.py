@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -40,6 +39,8 @@ def grant(
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")],
 ) -> None:
     """Give a user Stars once: the same id, amount and reason again changes nothing."""
+    import asyncio
+
     from kiebot_core.domain.outcomes import Rejected
 
     context: CliContext = ctx.obj
