@@ -1,6 +1,7 @@
 from collections import deque
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from kiebot_core.domain.errors import DeliveryError, ProviderError
@@ -371,3 +372,54 @@ async def test_an_interrupted_worker_hands_its_claims_back_at_once():
     async with pipeline.uow() as uow:
         again = await uow.jobs.claim(limit=5)  # no claim timeout to wait for
     assert [job.payload["generation_id"] for job in again] == [started.generation_id]
+
+
+class _FlakyStatus(ScriptedGenerationGateway):
+    """Answers ``status`` normally but fails once, after ``fail_after`` polls."""
+
+    def __init__(self, fail_after: int) -> None:
+        super().__init__()
+        self.polls = 0
+        self.fail_after = fail_after
+
+    async def status(self, task_id):
+        self.polls += 1
+        if self.polls == self.fail_after:
+            raise ProviderError(ReasonCode.PROVIDER_UNAVAILABLE, "503")
+        return await super().status(task_id)
+
+
+async def test_many_polls_are_not_failures_and_a_later_error_retries_before_the_deadline():
+    from kiebot_core.ports.generation import ProviderState
+    from kiebot_core.testing.generation import Step
+
+    gateway = _FlakyStatus(fail_after=30)
+    gateway.script(
+        *([Step(ProviderState.RUNNING)] * 40),
+        Step(ProviderState.SUCCEEDED, result_urls=("https://r/1.png",)),
+    )
+    pipeline = make_pipeline(gateway=gateway)
+    await fund(pipeline, 100)
+    started = await start(pipeline)
+    done = await drive(pipeline, started.generation_id)
+    assert done.state is GenerationState.SUCCEEDED  # 40 polls and one 503 are not 5 failures
+    assert done.updated_at - done.created_at < timedelta(minutes=15)
+
+
+async def test_a_step_that_loses_a_race_runs_again_instead_of_failing():
+    pipeline = make_pipeline()
+    await fund(pipeline, 100)
+    started = await start(pipeline)
+    await run_due_jobs(pipeline)  # submitted
+    async with pipeline.uow() as uow:  # the track job is claimed by a worker...
+        [track] = await uow.jobs.claim(limit=1)
+        await uow.commit()
+    for _ in range(3):  # ...while callbacks move the generation to delivering
+        await on_provider_callback(pipeline, ProviderTaskId("task_1"))
+    from kiebot_core.use_cases.generation import Done, Reschedule, run_job
+
+    stale = attrs.evolve(track, attempts=9)  # even a job with many claims behind it
+    outcome = await run_job(pipeline, stale)
+    assert isinstance(outcome, Done | Reschedule)
+    done = await drive(pipeline, started.generation_id)
+    assert done.state is GenerationState.SUCCEEDED

@@ -24,6 +24,7 @@ from kiebot_core.domain.errors import (
     NotFoundError,
     ProviderError,
     StaleWriteError,
+    StorageUnavailableError,
 )
 from kiebot_core.domain.generation import Deadlines, Generation, GenerationState
 from kiebot_core.domain.ids import CorrelationId, GenerationId, JobId, ProviderTaskId, UserId
@@ -104,12 +105,22 @@ class Done:
 
 @attrs.frozen
 class RunAgainAt:
-    """A job step must run again at ``at`` (polling, or a retry after a passing failure)."""
+    """A job step failed for a passing reason and is retried at ``at`` (counts an attempt)."""
 
     at: datetime
 
 
-JobOutcome = Done | RunAgainAt
+@attrs.frozen
+class Reschedule:
+    """A job step is due again at ``at`` as a fresh job: a poll, or a step that lost a race.
+
+    Unlike ``RunAgainAt`` it is not a failure: no attempt is counted against the limit.
+    """
+
+    at: datetime
+
+
+JobOutcome = Done | RunAgainAt | Reschedule
 
 
 def _event(generation: Generation, kind: str, at: datetime, **payload: JsonValue) -> Event:
@@ -124,9 +135,13 @@ def _event(generation: Generation, kind: str, at: datetime, **payload: JsonValue
     )
 
 
+def _new_job_id(pipeline: Pipeline) -> JobId:
+    return JobId(pipeline.ids.new("job"))
+
+
 def _job(pipeline: Pipeline, kind: JobKind, generation: Generation, at: datetime) -> Job:
     return Job(
-        id=JobId(pipeline.ids.new("job")),
+        id=_new_job_id(pipeline),
         kind=kind,
         key=f"{kind}:{generation.id}",
         payload={"generation_id": generation.id},
@@ -330,16 +345,41 @@ async def _submit(pipeline: Pipeline, job: Job, generation: Generation) -> JobOu
         if retryable and job.attempts < pipeline.settings.max_attempts:
             return RunAgainAt(_backoff(pipeline, job.attempts))
         return await _fail_now(pipeline, generation, error.code, error.detail)
-    now = pipeline.clock.now()
-    await _save_and_enqueue(
-        pipeline,
-        generation.submitted(task_id, now),
-        JobKind.TRACK,
-        "generation.submitted",
-        kie_task_id=task_id,
-        attempt=job.attempts,
-    )
+    await _record_submission(pipeline, generation.id, task_id, job.attempts)
     return Done()
+
+
+_RECORD_ATTEMPTS = 5
+
+
+async def _record_submission(
+    pipeline: Pipeline, generation_id: GenerationId, task_id: ProviderTaskId, attempt: int
+) -> None:
+    """Store the task id KIE gave, retrying in place.
+
+    Rerunning the step would create a second task at KIE. A generation cancelled meanwhile
+    keeps its cancellation.
+    """
+    for round_number in range(_RECORD_ATTEMPTS):
+        async with pipeline.uow() as uow:
+            current = await uow.generations.get(generation_id)
+        if current is None or current.state is not GenerationState.PENDING:
+            return
+        try:
+            await _save_and_enqueue(
+                pipeline,
+                current.submitted(task_id, pipeline.clock.now()),
+                JobKind.TRACK,
+                "generation.submitted",
+                kie_task_id=task_id,
+                attempt=attempt,
+            )
+        except (StaleWriteError, StorageUnavailableError):
+            if round_number == _RECORD_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.05 * 2**round_number)
+        else:
+            return
 
 
 async def _fetch_status(
@@ -352,7 +392,7 @@ async def _fetch_status(
     except ProviderError as error:
         if generation.is_overdue(pipeline.clock.now()):
             return await _fail_now(pipeline, generation, ReasonCode.PROVIDER_TIMEOUT, error.detail)
-        return RunAgainAt(_backoff(pipeline, job.attempts))
+        return RunAgainAt(min(_backoff(pipeline, job.attempts), generation.deadline_at))
 
 
 async def _track(pipeline: Pipeline, job: Job, generation: Generation) -> JobOutcome:
@@ -399,7 +439,7 @@ async def _still_running(pipeline: Pipeline, generation: Generation, now: dateti
     if generation.state is GenerationState.SUBMITTED:
         await _save_and_enqueue(pipeline, generation.running(now), None, "generation.running")
     elapsed = now - generation.created_at
-    return RunAgainAt(min(now + pipeline.gateway.poll_delay(elapsed), generation.deadline_at))
+    return Reschedule(min(now + pipeline.gateway.poll_delay(elapsed), generation.deadline_at))
 
 
 async def _deliver(pipeline: Pipeline, job: Job, generation: Generation) -> JobOutcome:
@@ -459,6 +499,10 @@ async def run_job(pipeline: Pipeline, job: Job) -> JobOutcome:
         return Done()
     try:
         return await _STEPS[job.kind](pipeline, job, generation)
+    except StaleWriteError:
+        # Another step (a callback, a cancel) moved the generation first: every step reloads
+        # its state, so running again at once does the right thing.
+        return Reschedule(pipeline.clock.now())
     except Exception as error:  # noqa: BLE001  # the job must end in a state, whatever broke
         failure = error
     if job.attempts < pipeline.settings.max_attempts:
@@ -494,6 +538,11 @@ async def run_due_jobs(pipeline: Pipeline, *, limit: int = 10) -> int:
                         await uow.jobs.complete(job.id)
                     case RunAgainAt(at):
                         await uow.jobs.retry(job.id, at)
+                    case Reschedule(at):
+                        await uow.jobs.complete(job.id)
+                        await uow.jobs.enqueue(
+                            attrs.evolve(job, id=_new_job_id(pipeline), run_at=at, attempts=0)
+                        )
                 await uow.commit()
             finished += 1
     except BaseException:

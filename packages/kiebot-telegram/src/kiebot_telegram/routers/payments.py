@@ -6,6 +6,7 @@ registration, no conversation state; see ``kiebot_telegram.dispatcher``) and is 
 when the core's ``check_pre_checkout`` finds the order valid.
 """
 
+import asyncio
 import logging
 
 from aiogram import Bot, F, Router
@@ -13,7 +14,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 
-from kiebot_core.domain.errors import KiebotError
+from kiebot_core.domain.errors import StorageUnavailableError
 from kiebot_core.domain.ids import PaymentChargeId, UserId
 from kiebot_core.domain.ledger import Balance
 from kiebot_core.domain.outcomes import Rejected
@@ -21,6 +22,7 @@ from kiebot_core.domain.payments import CURRENCY, Order
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.texts import Language, language_for
 from kiebot_core.use_cases.payments import (
+    PaymentRegistered,
     accept_terms,
     check_pre_checkout,
     create_order,
@@ -45,6 +47,9 @@ from kiebot_telegram.views import (
 )
 
 _log = logging.getLogger(__name__)
+
+PAYMENT_RETRY_DELAYS_S = (0.2, 1.0, 3.0, 10.0)
+"""Waits between attempts to register a successful payment while the store is down."""
 
 PURCHASES_SHOWN = 10
 """Purchases listed by /paysupport."""
@@ -148,9 +153,9 @@ async def on_pre_checkout(query: PreCheckoutQuery, services: BotServices) -> Non
         checked = await check_pre_checkout(
             services.payments, user_id, query.invoice_payload, query.total_amount, query.currency
         )
-    except KiebotError as error:
+    except Exception as error:  # noqa: BLE001  # a pre-checkout query is always answered
         _log.warning("pre-checkout %s refused: %s", query.id, error)
-        checked = Rejected(ReasonCode.STORAGE_ERROR, detail=str(error))
+        checked = Rejected(ReasonCode.STORAGE_ERROR, detail=type(error).__name__)
     if not isinstance(checked, Rejected):
         await query.answer(ok=True)
         return
@@ -163,7 +168,7 @@ async def _language_of(services: BotServices, user_id: UserId, code: str | None)
     try:
         async with services.store() as uow:
             user = await uow.users.get(user_id)
-    except KiebotError:
+    except Exception:  # noqa: BLE001  # the refusal still goes out, in the client's language
         user = None
     return user.language if user is not None else language_for(code)
 
@@ -173,10 +178,9 @@ async def on_successful_payment(message: Message, ctx: Context) -> None:
     paid = message.successful_payment
     if paid is None:
         return
-    registered = await register_payment(
-        ctx.services.payments,
+    registered = await _register_with_retries(
+        ctx,
         PaymentChargeId(paid.telegram_payment_charge_id),
-        ctx.user.id,
         paid.invoice_payload,
         paid.total_amount,
     )
@@ -193,6 +197,22 @@ async def on_successful_payment(message: Message, ctx: Context) -> None:
     await show(
         ctx.bot, message, _notice(ctx.language, text + _balance_lines(ctx.language, balance))
     )
+
+
+async def _register_with_retries(
+    ctx: Context, charge_id: PaymentChargeId, payload: str, total: int
+) -> PaymentRegistered:
+    # Telegram has taken the Stars and will not send this update again: a passing storage
+    # failure is retried here rather than losing the credit (registration is idempotent).
+    for delay_s in PAYMENT_RETRY_DELAYS_S:
+        try:
+            return await register_payment(
+                ctx.services.payments, charge_id, ctx.user.id, payload, total
+            )
+        except StorageUnavailableError:
+            _log.warning("payment %s: storage unavailable, retrying", charge_id)
+            await asyncio.sleep(delay_s)
+    return await register_payment(ctx.services.payments, charge_id, ctx.user.id, payload, total)
 
 
 async def on_refunded_payment(message: Message, ctx: Context) -> None:
