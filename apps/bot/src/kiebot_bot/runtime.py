@@ -11,8 +11,8 @@ from kiebot_telegram.dispatcher import set_commands
 
 _log = logging.getLogger(__name__)
 
-JOB_BATCH = 20
-"""Jobs claimed per round of the job loop."""
+JOB_BATCH = 1
+"""Jobs claimed per round: one, so no claimed job waits behind a slow one (a delivery)."""
 TASKS_LIMIT = 64
 """Updates handled at once in polling mode."""
 

@@ -556,11 +556,13 @@ async def work(
     stop: asyncio.Event,
     *,
     idle: timedelta = timedelta(milliseconds=200),
-    batch: int = 10,
+    batch: int = 1,
 ) -> None:
     """The job loop of every process that runs jobs: resume, then run due jobs until ``stop``.
 
     Safe to run in several processes at once over a shared store: a job is claimed by one.
+    One job is claimed at a time by default, so no claimed job waits behind a slow one until
+    its claim expires and another process runs the same step (measured: no loss of throughput).
     """
     await resume_unfinished(pipeline)
     while not stop.is_set():
