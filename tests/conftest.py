@@ -78,5 +78,5 @@ def pg_admin_dsn() -> str:
     except OSError as error:
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required under CI but unreachable: {error}")
-        pytest.skip(f"PostgreSQL unreachable: {error}")
+        pytest.skip(f"PostgreSQL unreachable on a local run (under CI=true this fails): {error}")
     return PG_ADMIN_DSN
