@@ -23,49 +23,43 @@ import argparse
 import asyncio
 import contextlib
 import random
-import signal
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import attrs
-from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import Message, TelegramObject, Update
+from aiogram.types import Message
 
-from kiebot_bot.runtime import TASKS_LIMIT, run_polling
-from kiebot_bot.settings import BotSettings
-from kiebot_bot.wiring import compose, open_bot, open_gateway, open_store
+from kiebot_bot.runtime import TASKS_LIMIT
 from kiebot_core.domain.texts import Language
-from kiebot_pg.migrate import migrate
 from kiebot_telegram.texts import CATALOGS, Msg
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake Bot API of tests/
-from tests.telegram.fake_bot_api import ApiCall, FakeBotApi, FakeUser
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.common, the fake of tests/
+from bench.common import (
+    POLLING_TIMEOUT_S,
+    InFlight,
+    Tracker,
+    cancel_on_signals,
+    fresh_database,
+    make_users,
+    ms,
+    percentile,
+    running_kiebot,
+    watch,
+)
+from tests.telegram.fake_bot_api import FakeBotApi, FakeUser
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-POLLING_TIMEOUT_S = 2
-HANDLED_WITHIN_S = 10.0
 COMMANDS = ("/start", "/help", "/balance", "/history", "/settings", "/cancel")
 SEARCHES = ("banana", "flux", "video", "kling", "music", "upscale", "portrait", "veo", "zzzz")
 CONFIRM = tuple(CATALOGS[language][Msg.BTN_CONFIRM].split("{")[0] for language in Language)
 """Labels that would start a paid run: the mix stays on menus, lists, cards and the wizard."""
 PRESS_SHARE = 0.55
 SEARCH_SHARE = 0.25
-
-
-@attrs.define
-class InFlight:
-    kind: str
-    done: asyncio.Future[None]
-    update_id: int = 0
-    first_at: float | None = None
 
 
 @attrs.define
@@ -84,76 +78,6 @@ class Phase:
     @property
     def throughput(self) -> float:
         return self.measured / self.wall_s if self.wall_s else 0.0
-
-
-class Tracker:
-    """Pairs each user's update in flight with the bot's first call for that user."""
-
-    def __init__(self, api: FakeBotApi) -> None:
-        self.api = api
-        self.flights: dict[int, InFlight] = {}
-        self.errors = 0
-        api.observers.append(self.on_call)
-
-    def on_call(self, call: ApiCall) -> None:
-        if call.error_code is not None and call.method != "getUpdates":
-            self.errors += 1
-        user_id = call.chat_id
-        if call.method == "answerCallbackQuery":
-            record = self.api.callbacks.get(str(call.params.get("callback_query_id")))
-            user_id = record.user_id if record is not None else None
-        flight = self.flights.get(user_id) if user_id is not None else None
-        if flight is not None and flight.first_at is None:
-            flight.first_at = call.at
-
-    def handled(self, user_id: int) -> None:
-        flight = self.flights.get(user_id)
-        if flight is not None and not flight.done.done():
-            flight.done.set_result(None)
-
-    async def act(
-        self, user: FakeUser, kind: str, action: Callable[[], Awaitable[int]]
-    ) -> InFlight:
-        """Run ``action`` (it pushes one update) and wait until the bot handled it."""
-        flight = InFlight(kind, asyncio.get_running_loop().create_future())
-        self.flights[user.id] = flight
-        flight.update_id = await action()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(flight.done), HANDLED_WITHIN_S)
-        del self.flights[user.id]
-        return flight
-
-
-class Handled(BaseMiddleware):
-    """The outermost update middleware: tells the tracker when the bot is done with an update."""
-
-    def __init__(self, tracker: Tracker) -> None:
-        self.tracker = tracker
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        try:
-            return await handler(event, data)
-        finally:
-            if isinstance(event, Update):
-                sender = event.message or event.callback_query or event.edited_message
-                if sender is not None and sender.from_user is not None:
-                    self.tracker.handled(sender.from_user.id)
-
-
-def watch(dispatcher: Dispatcher, tracker: Tracker) -> None:
-    """Put :class:`Handled` outside every update middleware the dispatcher already has."""
-    manager = dispatcher.update.outer_middleware
-    existing = list(manager)
-    for middleware in existing:
-        manager.unregister(middleware)
-    manager.register(Handled(tracker))
-    for middleware in existing:
-        manager.register(middleware)
 
 
 Action = Callable[[FakeUser, random.Random], tuple[str, Callable[[], Awaitable[int]]]]
@@ -246,63 +170,12 @@ async def drive(
     return phase
 
 
-def make_users(api: FakeBotApi, first_id: int, count: int) -> list[FakeUser]:
-    languages = ("en", "ru", None)
-    return [
-        api.user(first_id + n, f"Bench{n}", languages[n % len(languages)]) for n in range(count)
-    ]
-
-
-@contextlib.asynccontextmanager
-async def fresh_database() -> AsyncIterator[str]:
-    name = f"kiebot_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-            await migrate(dsn)
-            yield dsn
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 async def bench_kiebot(dsn: str, args: argparse.Namespace) -> Phase:
     async with FakeBotApi() as api:
-        settings = BotSettings(
-            telegram_bot_token=api.token,
-            telegram_api_base=api.base_url,
-            database_url=dsn,
-            use_sandbox=True,
-            sandbox_fast=True,
-            port=0,
-        )
         tracker = Tracker(api)
-        async with open_store(settings, migrate=False) as store, open_gateway(settings) as kie:
-            bot = open_bot(settings)
-            runtime = compose(settings, store=store, gateway=kie, bot=bot)
-            watch(runtime.dispatcher, tracker)
-            stop = asyncio.Event()
-            ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-            polling = asyncio.create_task(
-                run_polling(
-                    runtime, stop, polling_timeout_s=POLLING_TIMEOUT_S, http_port=0, ready=ready
-                )
-            )
-            try:
-                async with asyncio.timeout(30):
-                    either: list[asyncio.Future[Any]] = [polling, ready]
-                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-                if polling.done():
-                    polling.result()
-                users = make_users(api, 100_001, args.users)
-                return await drive("kiebot", tracker, users, kiebot_action, args)
-            finally:
-                stop.set()
-                await polling
-                await bot.session.close()
+        async with running_kiebot(api, dsn, tracker):
+            users = make_users(api, 100_001, args.users)
+            return await drive("kiebot", tracker, users, kiebot_action, args)
 
 
 async def bench_bare(args: argparse.Namespace) -> Phase:
@@ -334,17 +207,6 @@ async def bench_bare(args: argparse.Namespace) -> Phase:
                 await dispatcher.stop_polling()
             await polling
             await bot.session.close()
-
-
-def percentile(samples: Sequence[float], share: float) -> float:
-    ordered = sorted(samples)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def ms(value: float) -> str:
-    return f"{1000 * value:8.1f}"
 
 
 def report(kiebot: Phase, bare: Phase, args: argparse.Namespace) -> None:
@@ -379,10 +241,7 @@ def report(kiebot: Phase, bare: Phase, args: argparse.Namespace) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    main_task = asyncio.current_task()
-    assert main_task is not None
-    for sig in (signal.SIGINT, signal.SIGTERM):  # even where the shell ignores SIGINT
-        asyncio.get_running_loop().add_signal_handler(sig, main_task.cancel)
+    cancel_on_signals()
     async with fresh_database() as dsn:
         kiebot = await bench_kiebot(dsn, args)
     bare = await bench_bare(args)

@@ -70,6 +70,9 @@ class Discard(ResultDelivery):
     async def report_failure(self, generation: Generation) -> None:
         return None
 
+    async def report_refund(self, generation: Generation, stars: int, reason: str) -> None:
+        return None
+
 
 async def serve_sandbox(latency: float) -> None:
     """Child process: a sandbox whose tasks take ``latency`` seconds, no rate limit."""

@@ -187,7 +187,8 @@ async def test_db_commands_and_a_generation_work_on_postgresql(cli, pg_admin_dsn
         assert status.exit_code == 1
         assert "Pending: 0001_initial" in status.stdout
         migrated = await asyncio.to_thread(cli, "db", "migrate", env=env)
-        assert "Applied 0001_initial, 0002_favorites, 0003_orders to PostgreSQL" in migrated.stdout
+        applied = "Applied 0001_initial, 0002_favorites, 0003_orders, 0004_promotions"
+        assert f"{applied} to PostgreSQL" in migrated.stdout
         assert (await asyncio.to_thread(cli, "db", "status", env=env)).exit_code == 0
         result = await asyncio.to_thread(
             cli,

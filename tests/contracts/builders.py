@@ -15,10 +15,17 @@ from kiebot_core.domain.ids import (
     UserId,
 )
 from kiebot_core.domain.jobs import Job, JobKind
+from kiebot_core.domain.ledger import LedgerTransaction
+from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.payments import Payment, PaymentState
 from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.texts import Language
 from kiebot_core.domain.users import User
+
+
+def planned(outcome: LedgerTransaction | Rejected) -> LedgerTransaction:
+    assert isinstance(outcome, LedgerTransaction), outcome
+    return outcome
 
 
 def make_user(user_id: int = 1, *, at: datetime, **changes: object) -> User:

@@ -3,10 +3,14 @@
 A hypothesis state machine drives one store with purchases (repeated charge ids included),
 grants, holds, captures, releases, refunds and purchase refunds, races of duplicate purchases
 and of a capture against a release of the same hold (concurrent units of work), plans made
-against a stale balance, and units of work abandoned half-way. A model of what must have been
-recorded is checked after every step: every transaction balances, cached balances equal the
-balances derived from the entries, nothing is negative, ``held`` is the sum of open holds, a
-hold settles at most once, a charge is credited and refunded at most once.
+against a stale balance, and units of work abandoned half-way. Through the use cases it also
+registers Stars payments (duplicate charges included) and books their refunds, takes and gives
+back free-tier runs, and redeems promo codes of limited and unlimited uses. A model of what
+must have been recorded is checked after every step: every transaction balances, cached
+balances equal the balances derived from the entries, nothing is negative, ``held`` is the sum
+of open holds, a hold settles at most once, a charge is credited and refunded at most once, a
+payment row agrees with its ledger credit, free runs never exceed the daily quota, and a promo
+code is used exactly as often as it was granted, never beyond its uses nor twice by one user.
 
 Each example works in its own users and references, so examples share one store. The number
 of examples per store is bounded for CI; ``KIEBOT_LEDGER_STEPS`` asks for about that many
@@ -20,6 +24,7 @@ import os
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
@@ -37,10 +42,16 @@ from hypothesis.stateful import (
 
 from kiebot_core.domain import ledger
 from kiebot_core.domain.errors import StaleWriteError
-from kiebot_core.domain.ids import IdempotencyKey, UserId
+from kiebot_core.domain.ids import IdempotencyKey, PaymentChargeId, UserId
 from kiebot_core.domain.ledger import AccountKind, Balance, LedgerKind, LedgerTransaction
 from kiebot_core.domain.outcomes import Rejected
+from kiebot_core.domain.payments import PaymentState
+from kiebot_core.domain.promotions import promo_reference
+from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.ports.storage import UnitOfWork
+from kiebot_core.testing.runtime import FrozenClock, SequentialIds
+from kiebot_core.use_cases.payments import Payments, record_purchase_refund, register_payment
+from kiebot_core.use_cases.promotions import create_promo, redeem_promo
 from tests.contracts.stores import BACKENDS, Store, open_store
 
 T = TypeVar("T")
@@ -51,6 +62,9 @@ EXAMPLES = {"memory": 100, "sqlite": 20, "pg": 50}
 """Examples per store in the default (CI) run: about 2,400 steps on PostgreSQL."""
 
 USERS = 3
+FREE_DAILY = 2
+PROMO_USES = 2
+"""The limited code's uses (the other code is unlimited)."""
 _namespaces = itertools.count(1)
 
 
@@ -67,6 +81,10 @@ class Model:
     open_holds: dict[str, tuple[UserId, int]] = attrs.field(factory=dict)
     captured: dict[str, tuple[UserId, int]] = attrs.field(factory=dict)
     purchases: dict[str, tuple[UserId, int]] = attrs.field(factory=dict)
+    payments: dict[str, tuple[UserId, int]] = attrs.field(factory=dict)
+    refunded_payments: set[str] = attrs.field(factory=set)
+    free_runs: Counter[UserId] = attrs.field(factory=Counter)
+    redemptions: dict[str, set[UserId]] = attrs.field(factory=dict)
 
     def balance(self, user_id: UserId) -> Balance:
         return self.balances.get(user_id, Balance())
@@ -126,6 +144,13 @@ class LedgerMachine(RuleBasedStateMachine):
         self.users = [UserId(namespace * 100 + n) for n in range(USERS)]
         self.model = Model()
         self.abandoned = itertools.count(1)
+        self.clock = FrozenClock(datetime(2026, 11, 26, 12, tzinfo=UTC))
+        self.payments = Payments(uow=self.store, clock=self.clock, ids=SequentialIds())
+        self.codes = (f"LIMITED{namespace}", f"OPEN{namespace}")
+        for code, uses in zip(self.codes, (PROMO_USES, None), strict=True):
+            created = self.run(create_promo(self.store, self.clock, code, 7, max_uses=uses))
+            assert not isinstance(created, Rejected), created
+            self.model.redemptions[code] = set()
 
     def run(self, work: Awaitable[T]) -> T:
         async def wrapped() -> T:
@@ -309,6 +334,85 @@ class LedgerMachine(RuleBasedStateMachine):
 
         assert self.run(abandon()) is None
 
+    def _record_new(self, key: IdempotencyKey) -> LedgerTransaction | None:
+        """Feed the model the transaction a use case recorded under ``key``, if it is new."""
+
+        async def read() -> LedgerTransaction | None:
+            async with self.store() as tx:
+                return await tx.ledger.get(key)
+
+        recorded = self.run(read())
+        if recorded is not None and key not in self.model.recorded:
+            self.model.appended(recorded, recorded)
+        return recorded
+
+    @rule(user=st.integers(0, USERS - 1), amount=st.integers(1, 300), charge=st.integers(0, 5))
+    def payment(self, user: int, amount: int, charge: int) -> None:
+        """A successful Stars payment registered; the same charge again credits nothing."""
+        user_id, charge_id = self.users[user], PaymentChargeId(self.ref("paid", charge))
+        registered = self.run(register_payment(self.payments, charge_id, user_id, "x", amount))
+        known = self.model.payments.get(charge_id)
+        assert registered.is_new is (known is None)
+        credited = self._record_new(IdempotencyKey(f"purchase:{charge_id}"))
+        assert credited is not None
+        assert -credited.amount_of(AccountKind.TELEGRAM) == registered.payment.credited
+        self.model.payments.setdefault(charge_id, (registered.payment.user_id, amount))
+
+    @precondition(lambda self: bool(self.model.payments))
+    @rule(data=st.data())
+    def payment_refunded(self, data: st.DataObject) -> None:
+        """Telegram refunded a registered payment (possibly twice): booked once, debt if spent."""
+        charge_id = data.draw(st.sampled_from(sorted(self.model.payments)))
+        user_id, _ = self.model.payments[charge_id]
+        booked = self.run(
+            record_purchase_refund(self.payments, user_id, PaymentChargeId(charge_id))
+        )
+        assert not isinstance(booked, Rejected), booked
+        assert booked.is_new is (charge_id not in self.model.refunded_payments)
+        self.model.refunded_payments.add(charge_id)
+        assert self._record_new(IdempotencyKey(f"purchase_refund:{charge_id}")) is not None
+
+    @rule(user=st.integers(0, USERS - 1), give_back=st.booleans())
+    def free_run(self, user: int, give_back: bool) -> None:
+        """A free-tier run taken (while any is left today), or one given back after a failure."""
+        user_id, day = self.users[user], self.clock.now().date()
+
+        async def step() -> bool:
+            async with self.store() as tx:
+                if give_back:
+                    await tx.free_runs.give_back(user_id, day)
+                    taken = False
+                else:
+                    taken = await tx.free_runs.take(user_id, day, daily=FREE_DAILY)
+                await tx.commit()
+            return taken
+
+        taken = self.run(step())
+        used = self.model.free_runs[user_id]
+        if give_back:
+            self.model.free_runs[user_id] = max(0, used - 1)
+        else:
+            assert taken is (used < FREE_DAILY)
+            self.model.free_runs[user_id] = used + taken
+
+    @rule(user=st.integers(0, USERS - 1), limited=st.booleans())
+    def promo(self, user: int, limited: bool) -> None:
+        """A promo code redeemed: a grant once per user, never beyond the code's uses."""
+        user_id, code = self.users[user], self.codes[0 if limited else 1]
+        redeemed = self.run(redeem_promo(self.store, self.clock, user_id, code))
+        users = self.model.redemptions[code]
+        if user_id in users:
+            assert isinstance(redeemed, Rejected)
+            assert redeemed.reason is ReasonCode.PROMO_ALREADY_REDEEMED
+        elif limited and len(users) >= PROMO_USES:
+            assert isinstance(redeemed, Rejected)
+            assert redeemed.reason is ReasonCode.PROMO_USED_UP
+        else:
+            assert not isinstance(redeemed, Rejected), redeemed
+            users.add(user_id)
+            key = IdempotencyKey(f"grant:{promo_reference(code, user_id)}")
+            assert self._record_new(key) is not None
+
     # ------------------------------------------------------------- invariants
 
     async def _check(self, tx: UnitOfWork, user_id: UserId) -> None:
@@ -333,12 +437,32 @@ class LedgerMachine(RuleBasedStateMachine):
         refunds = Counter(t.reference for t in history if t.kind is LedgerKind.PURCHASE_REFUND)
         assert max([*settlements.values(), *credits.values(), *refunds.values(), 1]) == 1
 
+    async def _check_promotions(self, tx: UnitOfWork) -> None:
+        day = self.clock.now().date()
+        for user_id in self.users:
+            used = await tx.free_runs.used(user_id, day)
+            assert used == self.model.free_runs[user_id] <= FREE_DAILY
+        for code, users in self.model.redemptions.items():
+            promo = await tx.promos.get(code)
+            assert promo is not None
+            assert promo.uses == len(users)
+            assert promo.max_uses is None or promo.uses <= promo.max_uses
+            for user_id in self.users:
+                assert await tx.promos.is_redeemed(code, user_id) is (user_id in users)
+        for charge_id, (user_id, _) in self.model.payments.items():
+            payment = await tx.payments.get(PaymentChargeId(charge_id))
+            assert payment is not None
+            assert payment.user_id == user_id
+            refunded = charge_id in self.model.refunded_payments
+            assert (payment.state is PaymentState.REFUNDED) is refunded
+
     @invariant()
     def money_is_conserved(self) -> None:
         async def check() -> None:
             async with self.store() as tx:
                 for user_id in self.users:
                     await self._check(tx, user_id)
+                await self._check_promotions(tx)
 
         self.run(check())
 

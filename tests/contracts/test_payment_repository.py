@@ -69,3 +69,19 @@ async def test_a_users_payments_are_listed_newest_first(uow: Store) -> None:
         assert await tx.payments.for_user(UserId(1), limit=10) == [second, first]
         assert await tx.payments.for_user(UserId(1), limit=1) == [second]
         assert await tx.payments.for_user(UserId(3), limit=10) == []
+
+
+async def test_every_users_payments_are_listed_newest_first(uow: Store) -> None:
+    start = uow.now()
+    first = make_payment("charge_a", at=start, user_id=2)
+    tied = make_payment("charge_b", at=start + timedelta(minutes=1))
+    second = make_payment("charge_c", at=start + timedelta(minutes=1), user_id=3)
+    async with uow() as tx:
+        assert await tx.payments.recent() == []
+        for payment in (first, tied, second):
+            await tx.payments.add(payment)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.payments.recent() == [second, tied, first]
+        assert await tx.payments.recent(limit=2) == [second, tied]
+        assert await tx.payments.recent(limit=0) == []

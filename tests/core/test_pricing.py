@@ -1,17 +1,21 @@
 from decimal import Decimal
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiebot_core.domain.catalog import JsonValue, ModelSpec
+from kiebot_core.domain.catalog import DisabledReason, JsonValue, ModelSpec, PriceBasis
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.pricing import (
     MediaFacts,
+    PriceLine,
     PriceSettings,
     Quote,
+    cheaper_alternative,
     credits_for,
     option_prices,
+    price_lines,
     quote,
     starting_price,
 )
@@ -160,3 +164,100 @@ def test_stars_never_undercharge_the_marked_up_credits(credits, markup):
     exact = credits * settings.stars_per_credit * (100 + markup) / 100
     assert stars >= exact
     assert stars - exact < 1 or stars == settings.min_stars
+
+
+def test_price_lines_are_the_table_rows_in_credits_and_stars():
+    flux = model("flux-2/flex-text-to-image")
+    lines = price_lines(flux, DEFAULT)
+    assert [(line.when, line.credits) for line in lines] == [
+        (row.when, row.credits) for row in flux.price.rows
+    ]
+    assert all(line.stars == DEFAULT.to_stars(line.credits) for line in lines)
+    assert starting_price(flux, DEFAULT) == min(line.stars for line in lines)
+
+
+def test_a_flat_rate_is_one_unconditional_line_and_no_price_none():
+    assert price_lines(model("z-image"), DEFAULT) == (PriceLine({}, Decimal("0.8"), 1),)
+    unpriced = model("wan/2-6-flash-video-to-video")
+    assert price_lines(unpriced, DEFAULT) == ()
+    assert starting_price(unpriced, DEFAULT) is None
+
+
+WHOLE_RUN = {PriceBasis.RUN, PriceBasis.OUTPUT}
+
+
+def test_the_cheaper_alternative_is_the_cheapest_other_whole_run_model_of_the_flow():
+    pro = model("nano-banana-pro")
+    current = priced(quote(pro, {}, DEFAULT))
+    found = cheaper_alternative(REGISTRY, pro, current, DEFAULT)
+    assert found is not None
+    assert (found.flow, found.flow_title) == (pro.flow, REGISTRY.flow_titles[pro.flow])
+    assert found.model.id != pro.id
+    assert found.model.enabled
+    assert found.model.flow == pro.flow
+    assert found.stars == starting_price(found.model, DEFAULT)
+    assert found.stars < current.stars
+    for other in REGISTRY.by_flow(pro.flow):
+        if other.flow == pro.flow and other.price.basis in WHOLE_RUN:
+            assert found.stars <= (starting_price(other, DEFAULT) or 0)
+
+
+def test_a_per_unit_starting_price_is_never_offered_as_cheaper():
+    kling = model("kling-3.0/video")
+    current = priced(quote(kling, {"duration": "5"}, DEFAULT))
+    per_second = [
+        m
+        for m in REGISTRY.by_flow(kling.flow)
+        if m.flow == kling.flow and m.id != kling.id and m.price.basis is PriceBasis.SECOND
+    ]
+    assert min(starting_price(m, DEFAULT) or 0 for m in per_second) < current.stars
+    found = cheaper_alternative(REGISTRY, kling, current, DEFAULT)
+    assert found is not None
+    assert found.model.price.basis in WHOLE_RUN
+
+
+def test_a_model_doing_the_flow_only_as_an_extra_mode_is_not_compared():
+    edit = model("wan/2-6-video-to-video")
+    omni = model("gemini-omni-video")  # from 72 stars, but 192 with a video input
+    assert edit.flow in omni.flows
+    assert edit.flow != omni.flow
+    current = priced(quote(edit, required_answers(edit), DEFAULT))
+    assert (starting_price(omni, DEFAULT) or 0) < current.stars
+    assert cheaper_alternative(REGISTRY, edit, current, DEFAULT) is None
+
+
+def test_nothing_cheaper_or_an_upper_bound_gives_no_alternative():
+    cheapest = model("z-image")
+    assert (
+        cheaper_alternative(REGISTRY, cheapest, priced(quote(cheapest, {}, DEFAULT)), DEFAULT)
+        is None
+    )
+    pro = model("nano-banana-pro")
+    estimate = Quote(pro.id, Decimal(1000), 800, is_upper_bound=True)
+    assert cheaper_alternative(REGISTRY, pro, estimate, DEFAULT) is None
+
+
+def test_the_model_itself_is_never_suggested():
+    cheapest = model("z-image")
+    found = cheaper_alternative(
+        REGISTRY, cheapest, Quote(cheapest.id, Decimal(1000), 800), DEFAULT
+    )
+    assert found is not None
+    assert found.model.id != cheapest.id
+
+
+def test_a_disabled_model_is_never_suggested():
+    pro = model("nano-banana-pro")
+    current = priced(quote(pro, {}, DEFAULT))
+    usual = cheaper_alternative(REGISTRY, pro, current, DEFAULT)
+    assert usual is not None
+    switched_off = REGISTRY.with_models(
+        [
+            attrs.evolve(m, disabled=DisabledReason.OPERATOR) if m.id == usual.model.id else m
+            for m in REGISTRY.models
+        ]
+    )
+    instead = cheaper_alternative(switched_off, pro, current, DEFAULT)
+    assert instead is not None
+    assert instead.model.id != usual.model.id
+    assert instead.model.enabled

@@ -34,6 +34,9 @@ class Fetch(ResultDelivery):
     async def report_failure(self, generation: Generation) -> None:
         return None
 
+    async def report_refund(self, generation: Generation, stars: int, reason: str) -> None:
+        return None
+
 
 async def main(dsn: str, kie_url: str) -> None:
     registry = load_registry()

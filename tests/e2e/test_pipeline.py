@@ -59,6 +59,9 @@ class Downloads(ResultDelivery):
     async def report_failure(self, generation: Generation) -> None:
         self.failures.append(generation)
 
+    async def report_refund(self, generation: Generation, stars: int, reason: str) -> None:
+        raise AssertionError(f"unexpected refund notice for {generation.id}")
+
 
 @attrs.frozen
 class World:

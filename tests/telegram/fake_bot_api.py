@@ -14,10 +14,13 @@ with ``retry_after`` when a test asks for it (:meth:`FakeBotApi.flood`).
 
 Payments follow Telegram Stars: ``sendInvoice`` (currency ``XTR``, empty provider token,
 exactly one price, payload 1-128 bytes), ``answerPreCheckoutQuery`` (once per query, an error
-message when refusing), ``refundStarPayment`` (``CHARGE_ALREADY_REFUNDED`` the second time).
-A user pays an invoice with :meth:`FakeUser.pay`: a ``pre_checkout_query`` update, then, when
-the bot approved it, a ``successful_payment`` message; :meth:`FakeBotApi.force_refund` is a
-refund Telegram makes on its own (a ``refunded_payment`` message).
+message when refusing), ``refundStarPayment`` (``CHARGE_ALREADY_REFUNDED`` the second time),
+``getStarTransactions`` (pages of 1-100: each charge's incoming payment and, once refunded, its
+outgoing refund, in date order). A user pays an invoice with :meth:`FakeUser.pay`: a
+``pre_checkout_query`` update, then, when the bot approved it, a ``successful_payment`` message;
+:meth:`FakeBotApi.charge` records a charge without any update (one the bot never heard of);
+:meth:`FakeBotApi.force_refund` is a refund Telegram makes on its own (a ``refunded_payment``
+message).
 """
 
 import asyncio
@@ -376,7 +379,15 @@ class Charge:
     user_id: int
     total: int
     payload: str
-    refunded: bool = False
+    paid_at: float = attrs.Factory(time.time)
+    refunded_at: float | None = None
+
+    @property
+    def refunded(self) -> bool:
+        return self.refunded_at is not None
+
+    def refund(self) -> None:
+        self.refunded_at = time.time()
 
 
 @attrs.define
@@ -486,10 +497,21 @@ class FakeBotApi:
     def unanswered_pre_checkouts(self) -> list[PreCheckoutRecord]:
         return [r for r in self.pre_checkouts.values() if r.answered_at is None]
 
+    def charge(self, user_id: int, total: int, payload: str = "", charge_id: str = "") -> Charge:
+        """Record a successful Stars payment of ``user_id`` (no update is sent for it)."""
+        charge = Charge(
+            charge_id=charge_id or f"stxFAKE{next(self._ids):08d}x{user_id}",
+            user_id=user_id,
+            total=total,
+            payload=payload,
+        )
+        self.charges[charge.charge_id] = charge
+        return charge
+
     async def force_refund(self, charge_id: str, *, wait: bool = True) -> int:
         """Telegram refunds a charge on its own: the user's chat gets ``refunded_payment``."""
         charge = self.charges[charge_id]
-        charge.refunded = True
+        charge.refund()
         user = FakeUser(self, self.users[charge.user_id])
         return await user.push_service_message("refunded_payment", charge, wait=wait)
 
@@ -562,6 +584,7 @@ class FakeBotApi:
             "sendInvoice": self._send_invoice,
             "answerPreCheckoutQuery": self._answer_pre_checkout_query,
             "refundStarPayment": self._refund_star_payment,
+            "getStarTransactions": self._get_star_transactions,
         }
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
@@ -663,6 +686,10 @@ class FakeBotApi:
             "type": "private",
             "first_name": info.first_name if info else "User",
         }
+
+    def _user_json(self, user_id: int) -> dict[str, Any]:
+        info = self.users.get(user_id)
+        return self._from(info or UserInfo(user_id, f"User {user_id}", None))
 
     def _from(self, info: UserInfo) -> dict[str, Any]:
         body: dict[str, Any] = {"id": info.id, "is_bot": False, "first_name": info.first_name}
@@ -1014,8 +1041,37 @@ class FakeBotApi:
             raise ApiError("Bad Request: CHARGE_NOT_FOUND")
         if charge.refunded:
             raise ApiError("Bad Request: CHARGE_ALREADY_REFUNDED")
-        charge.refunded = True
+        charge.refund()
         return True
+
+    async def _get_star_transactions(self, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            offset = int(params.get("offset") or 0)
+            limit = int(params.get("limit") or 100)
+        except ValueError:
+            raise ApiError("Bad Request: wrong parameter offset or limit") from None
+        if offset < 0 or not 1 <= limit <= 100:
+            raise ApiError("Bad Request: LIMIT_INVALID")
+        moves: list[tuple[float, dict[str, Any]]] = []
+        for charge in self.charges.values():
+            partner = {
+                "type": "user",
+                "transaction_type": "invoice_payment",
+                "user": self._user_json(charge.user_id),
+                "invoice_payload": charge.payload,
+            }
+            moves.append(
+                (charge.paid_at, {"source": partner, **self._move(charge, charge.paid_at)})
+            )
+            if charge.refunded_at is not None:
+                refund = {"receiver": partner, **self._move(charge, charge.refunded_at)}
+                moves.append((charge.refunded_at, refund))
+        moves.sort(key=lambda move: move[0])
+        return {"transactions": [move for _, move in moves[offset : offset + limit]]}
+
+    @staticmethod
+    def _move(charge: Charge, at: float) -> dict[str, Any]:
+        return {"id": charge.charge_id, "amount": charge.total, "date": int(at)}
 
     async def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
         return await self._media("photo", params)
@@ -1172,13 +1228,7 @@ class FakeUser:
         answer = await self.pre_checkout(invoice.invoice_payload, total)
         if not answer.ok:
             return None
-        charge = Charge(
-            charge_id=f"stxFAKE{next(self.api._ids):08d}x{self.id}",
-            user_id=self.id,
-            total=total,
-            payload=invoice.invoice_payload,
-        )
-        self.api.charges[charge.charge_id] = charge
+        charge = self.api.charge(self.id, total, invoice.invoice_payload)
         await self.push_service_message("successful_payment", charge)
         return charge.charge_id
 

@@ -209,7 +209,7 @@ async def test_object_results_failures_and_blocked_users(
     )
     await delivery.report_failure(failed)
     assert "took too long" in user.last().shown
-    assert "5 ⭐ are back on your balance." in user.last().shown
+    assert "Not charged: the 5 ⭐ held are back on your balance." in user.last().shown
     with pytest.raises(DeliveryError):
         await delivery.deliver(_generation("nano-banana-pro", ("https://r/missing.png",), user))
     user.block()

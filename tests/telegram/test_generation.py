@@ -116,7 +116,7 @@ async def test_cancel_during_a_run_releases_the_hold(api: FakeBotApi, bot: Runni
     generation = await wait_finished(bot, user)
     assert generation.state is GenerationState.CANCELLED
     assert reason_text(ReasonCode.CANCELLED, Language.EN) in user.last().shown
-    assert "15 ⭐ are back on your balance" in user.last().shown
+    assert "Not charged: the 15 ⭐ held are back on your balance" in user.last().shown
     assert "Cancelled." in user.find("Cancelled.").shown
     balance = await bot.balance(user.id)
     assert (balance.available, balance.held) == (100, 0)

@@ -270,13 +270,18 @@ async def test_a_forced_refund_after_spending_is_debt_until_a_top_up(
     await user.press("✅ Confirm · 15 ⭐")
     assert reason_text(ReasonCode.IN_DEBT, Language.EN) in user.last().shown
     assert await bot.balance(user.id) == Balance(available=0, debt=15)
-    # A top-up from the confirmation's own button pays the debt first; then the same
-    # confirmation starts the run.
+    # A top-up from the confirmation's own button pays the debt first; then the bot lands
+    # back on the same confirmation, now covered, and it starts the run.
     invoices = len(user.invoices())
     await user.press("⭐ Top up 50 ⭐", confirm)
     assert len(user.invoices()) == invoices + 1
     assert await user.pay() is not None
     assert await bot.balance(user.id) == Balance(available=35)
-    await user.press("✅ Confirm · 15 ⭐", confirm)
+    back = user.last()
+    assert "Your run is waiting for confirmation" in user.bot_messages()[-2].shown
+    assert "a red fox in the snow" in back.shown
+    assert "Balance: 35 ⭐ → after the run: 20 ⭐" in back.shown
+    assert not confirm.buttons()  # the old confirmation gave its buttons to the new one
+    await user.press("✅ Confirm · 15 ⭐", back)
     await wait_finished(bot, user, count=2)
     assert await bot.balance(user.id) == Balance(available=20)

@@ -25,7 +25,8 @@ from kiebot_core.domain.ids import (
 from kiebot_core.domain.ledger import Balance, capture, hold, purchase, purchase_refund
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.payments import Payment, PaymentSettings, PaymentState
-from kiebot_core.domain.pricing import PriceSettings
+from kiebot_core.domain.pricing import PriceSettings, cheaper_alternative
+from kiebot_core.domain.promotions import FreeAllowance
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.registry import load_registry
 from kiebot_core.domain.texts import Language
@@ -55,6 +56,7 @@ from kiebot_telegram.callbacks import (
 from kiebot_telegram.formatting import MAX_CAPTION, MAX_TEXT
 from kiebot_telegram.texts import CATALOGS, Msg, placeholders
 from kiebot_telegram.views import (
+    BalanceScreen,
     View,
     ask_view,
     balance_view,
@@ -167,8 +169,23 @@ def test_menu_and_account_screens_render(language: Language):
         purchase_refund(Balance(available=93), USER, 105, "charge_1"),
     ]
     assert not any(isinstance(move, Rejected) for move in moves)
-    text = check_view(balance_view(language, balance, moves))  # type: ignore[arg-type]
-    for amount in ("+105 ⭐", "-15 ⭐", "-12 ⭐", "-105 ⭐"):
+    recorded = [
+        attrs.evolve(move, recorded_at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC))
+        for move in moves
+        if not isinstance(move, Rejected)
+    ]
+    free = (FreeAllowance(left=2, daily=3), "Z-Image")
+    screen = BalanceScreen(recorded, {"gen_1": "Nano &lt;Banana&gt;"}, free)
+    text = check_view(balance_view(language, balance, screen))
+    for amount in (
+        "+105 ⭐",
+        "-15 ⭐",
+        "-12 ⭐",
+        "-105 ⭐",
+        "26.11 09:30",
+        "Nano <Banana>",
+        "Z-Image",
+    ):
         assert amount in text
     check_view(settings_view(language))
     check_view(help_view(language))
@@ -237,7 +254,13 @@ def _walk(model: ModelSpec, language: Language) -> int:
     for shown in range(40):
         screen = wizard.screen(model, state, PRICES)
         if isinstance(screen, ConfirmScreen):
-            check_view(confirm_view(language, model, screen, "ab12", balance))
+            price = screen.quote
+            cheaper = (
+                None
+                if isinstance(price, Rejected)
+                else cheaper_alternative(REGISTRY, model, price, PRICES)
+            )
+            check_view(confirm_view(language, model, screen, "ab12", balance, cheaper=cheaper))
             check_view(edit_list_view(language, model, screen, "ab12", advanced=False))
             check_view(edit_list_view(language, model, screen, "ab12", advanced=True))
             return shown + 1

@@ -12,7 +12,14 @@ from kiebot_core.domain.errors import SettingsError
 from kiebot_core.domain.generation import Deadlines
 from kiebot_core.domain.payments import PaymentSettings
 from kiebot_core.domain.pricing import PriceSettings
-from kiebot_core.domain.settings import payment_settings_from_env, price_settings_from_env
+from kiebot_core.domain.promotions import FreeTier
+from kiebot_core.domain.registry import load_registry
+from kiebot_core.domain.settings import (
+    free_tier_from_env,
+    payment_settings_from_env,
+    price_settings_from_env,
+    whole_number,
+)
 
 DEFAULT_KIE_BASE_URL = "https://api.kie.ai"
 DEFAULT_KIE_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
@@ -54,6 +61,7 @@ class BotSettings:
     welcome_stars: int = 0
     max_concurrent: int = 3
     admin_ids: frozenset[int] = frozenset()
+    free_tier: FreeTier = attrs.Factory(FreeTier)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -93,19 +101,6 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise SettingsError(name, f"expected 1 or 0, got {raw!r}")
 
 
-def _integer(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(name, f"expected a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(name, f"must be at least {minimum}")
-    return value
-
-
 def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
     raw = env.get(name) or ""
     if not raw.strip():
@@ -140,6 +135,7 @@ def load_settings(env: Mapping[str, str], mode: Mode = Mode.POLLING) -> BotSetti
         raise SettingsError("KIE_API_KEY", "is not set (required in webhook mode)")
     home = _optional(env, "KIEBOT_HOME")
     defaults = Deadlines()
+    prices = price_settings_from_env(env)
     return BotSettings(
         mode=mode,
         telegram_bot_token=token,
@@ -154,15 +150,16 @@ def load_settings(env: Mapping[str, str], mode: Mode = Mode.POLLING) -> BotSetti
         sandbox_fast=_flag(env, "KIEBOT_SANDBOX_FAST"),
         public_base_url=_optional(env, "PUBLIC_BASE_URL"),
         host=_optional(env, "HOST") or ("127.0.0.1" if mode is Mode.POLLING else "0.0.0.0"),  # noqa: S104  # webhook mode serves the world
-        port=_integer(env, "PORT", 8080, minimum=0),
-        prices=price_settings_from_env(env),
+        port=whole_number(env, "PORT", 8080, minimum=0),
+        prices=prices,
         payments=payment_settings_from_env(env),
         deadlines=Deadlines(
             image=_duration(env, "KIEBOT_DEADLINE_IMAGE", defaults.image),
             video=_duration(env, "KIEBOT_DEADLINE_VIDEO", defaults.video),
             audio=_duration(env, "KIEBOT_DEADLINE_AUDIO", defaults.audio),
         ),
-        welcome_stars=_integer(env, "KIEBOT_WELCOME_STARS", 0),
-        max_concurrent=_integer(env, "KIEBOT_USER_CONCURRENT_GENERATIONS", 3, minimum=1),
+        welcome_stars=whole_number(env, "KIEBOT_WELCOME_STARS", 0),
+        max_concurrent=whole_number(env, "KIEBOT_USER_CONCURRENT_GENERATIONS", 3, minimum=1),
         admin_ids=_admins(env),
+        free_tier=free_tier_from_env(env, load_registry(), prices),
     )

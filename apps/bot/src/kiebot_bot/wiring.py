@@ -107,6 +107,7 @@ def compose(
             deadlines=settings.deadlines,
             max_concurrent=settings.max_concurrent,
             callback_url=settings.callback_url,
+            free_tier=settings.free_tier,
         ),
     )
     services = BotServices(
@@ -114,6 +115,7 @@ def compose(
         board=board,
         welcome_stars=settings.welcome_stars,
         payment_settings=settings.payments,
+        admin_ids=settings.admin_ids,
     )
     return BotRuntime(
         bot=bot,

@@ -83,3 +83,6 @@ class DiskDelivery(ResultDelivery):
 
     async def report_failure(self, generation: Generation) -> None:
         """Nothing to send: the command prints the outcome of its own generation."""
+
+    async def report_refund(self, generation: Generation, stars: int, reason: str) -> None:
+        """Nothing to send: the CLI never charges Stars, so it never refunds them."""

@@ -4,7 +4,17 @@ from typing import Annotated
 
 import typer
 
-from kiebot_cli.commands import generate, models, operations, tasks, users
+from kiebot_cli.commands import (
+    generate,
+    generations,
+    models,
+    operations,
+    payments,
+    pricing,
+    promos,
+    tasks,
+    users,
+)
 from kiebot_cli.errors import guarded
 
 
@@ -31,6 +41,7 @@ def make_app(*, interactive: bool | None = None) -> typer.Typer:
         ctx.obj = make_context(lang=lang, debug=debug, interactive=interactive)
 
     app.add_typer(models.app, name="models")
+    app.add_typer(pricing.app, name="pricing")
     app.command("generate")(guarded(generate.generate))
     app.command("credits")(guarded(operations.credits))
     app.command("history")(guarded(tasks.history))
@@ -39,6 +50,9 @@ def make_app(*, interactive: bool | None = None) -> typer.Typer:
     app.add_typer(operations.sandbox_app, name="sandbox")
     app.add_typer(operations.db_app, name="db")
     app.add_typer(users.users_app, name="users")
+    app.add_typer(payments.payments_app, name="payments")
+    app.add_typer(promos.promo_app, name="promo")
+    app.add_typer(generations.generations_app, name="generations")
     return app
 
 

@@ -1,17 +1,34 @@
 """Pure rendering: registry objects to rich renderables and to JSON-ready dicts."""
 
+from collections.abc import Mapping
+
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from kiebot_core.domain.catalog import InputSpec, JsonValue, ModelSpec, Registry
-from kiebot_core.domain.pricing import PriceSettings, canonical, starting_price
+from kiebot_core.domain.pricing import (
+    PriceLine,
+    PriceSettings,
+    canonical,
+    price_lines,
+    starting_price,
+)
 from kiebot_core.domain.texts import Language
 
 
 def _value(value: JsonValue) -> str:
     return "" if value is None else canonical(value)
+
+
+def when_text(when: Mapping[str, tuple[JsonValue, ...]]) -> str:
+    """A price row's condition: ``resolution=720p|1080p, duration=10``, or ``always``."""
+    if not when:
+        return "always"
+    return ", ".join(
+        f"{key}={'|'.join(canonical(alt) for alt in alts)}" for key, alts in when.items()
+    )
 
 
 def _allowed(spec: InputSpec) -> str:
@@ -132,17 +149,8 @@ def model_card(model: ModelSpec, settings: PriceSettings, language: Language) ->
     prices.add_column("When")
     prices.add_column("Credits", justify="right")
     prices.add_column("Stars", justify="right")
-    rows = [
-        (
-            ", ".join(
-                f"{k}={'|'.join(canonical(a) for a in alts)}" for k, alts in row.when.items()
-            ),
-            row.credits,
-        )
-        for row in model.price.rows
-    ] or ([("always", model.price.credits)] if model.price.credits is not None else [])
-    for when, credits in rows:
-        prices.add_row(when, str(credits), f"{settings.to_stars(credits)} ⭐")
+    for line in price_lines(model, settings):
+        prices.add_row(when_text(line.when), str(line.credits), f"{line.stars} ⭐")
     heading = Text.assemble((model.title(language), "bold"), "  ", (model.id, "cyan"))
     notes = (
         []
@@ -168,3 +176,73 @@ def model_card(model: ModelSpec, settings: PriceSettings, language: Language) ->
 def flows_of(registry: Registry) -> list[str]:
     """Every flow some model has, in menu order."""
     return [flow for section in registry.sections for flow in section.flows]
+
+
+def price_settings_text(settings: PriceSettings) -> str:
+    """The operator's conversion in one line (the header of ``pricing show``)."""
+    return (
+        f"1 credit = {settings.stars_per_credit} ⭐ · markup {settings.markup_percent} % · "
+        f"minimum {settings.min_stars} ⭐ (Stars are rounded up)"
+    )
+
+
+def _line_json(line: PriceLine) -> dict[str, JsonValue]:
+    return {
+        "when": {key: list(alts) for key, alts in line.when.items()},
+        "credits": str(line.credits),
+        "stars": line.stars,
+    }
+
+
+def prices_json(
+    models: tuple[ModelSpec, ...], settings: PriceSettings, language: Language
+) -> dict[str, JsonValue]:
+    """Everything ``pricing show --json`` prints: the settings and each model's price lines."""
+    return {
+        "settings": {
+            "stars_per_credit": str(settings.stars_per_credit),
+            "markup_percent": settings.markup_percent,
+            "min_stars": settings.min_stars,
+        },
+        "models": [
+            {
+                "id": model.id,
+                "title": model.title(language),
+                "enabled": model.enabled,
+                "disabled_reason": model.disabled.value if model.disabled else None,
+                "basis": model.price.basis.value,
+                "unit": model.price.unit,
+                "prices": [_line_json(line) for line in price_lines(model, settings)],
+            }
+            for model in models
+        ],
+    }
+
+
+def prices_table(models: tuple[ModelSpec, ...], settings: PriceSettings) -> Table:
+    """The ``pricing show`` table: one row per price line; the model (with why it is disabled)
+    and its basis on its first line.
+    """
+    table = Table(title=f"{len(models)} models", title_justify="left")
+    table.add_column("Model", style="cyan", overflow="fold")
+    table.add_column("Basis", overflow="fold")
+    table.add_column("When", overflow="fold")
+    table.add_column("Credits", justify="right", no_wrap=True)
+    table.add_column("Stars", justify="right", no_wrap=True)
+    for model in models:
+        name = Text(model.id, style="bold")
+        if not model.enabled:
+            name.append(f"\ndisabled: {model.disabled}", style="red")
+        lines = price_lines(model, settings)
+        if not lines:
+            table.add_row(name, model.price.unit, "no price", "", "", end_section=True)
+        for n, line in enumerate(lines):
+            table.add_row(
+                "" if n else name,
+                "" if n else model.price.unit,
+                when_text(line.when),
+                str(line.credits),
+                f"{line.stars} ⭐",
+                end_section=n == len(lines) - 1,
+            )
+    return table

@@ -15,7 +15,7 @@ DEFAULT_KIE_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
 
 @attrs.frozen
 class CliSettings:
-    """Where the CLI keeps its data and which KIE it talks to (secrets hidden from repr)."""
+    """Where the CLI keeps its data, which KIE and which Bot API it talks to (secrets hidden)."""
 
     home: Path
     database_url: str | None = attrs.field(default=None, repr=False)
@@ -23,6 +23,10 @@ class CliSettings:
     kie_base_url: str = DEFAULT_KIE_BASE_URL
     kie_upload_base_url: str = DEFAULT_KIE_UPLOAD_BASE_URL
     prices: PriceSettings = attrs.Factory(PriceSettings)
+    telegram_bot_token: str | None = attrs.field(default=None, repr=False)
+    """The bot's token, for the operator commands that call the Bot API."""
+    telegram_api_base: str | None = None
+    """Any Bot API server (``TELEGRAM_API_BASE``); None: the public one."""
 
     @property
     def sqlite_path(self) -> Path:
@@ -42,7 +46,8 @@ class CliSettings:
 
 def load_settings(env: Mapping[str, str]) -> CliSettings:
     """Read ``KIEBOT_HOME``, ``DATABASE_URL``, ``KIE_API_KEY``, ``KIE_BASE_URL``,
-    ``KIE_UPLOAD_BASE_URL`` and the price settings; raises ``SettingsError`` on bad values.
+    ``KIE_UPLOAD_BASE_URL``, the price settings, ``TELEGRAM_BOT_TOKEN`` and
+    ``TELEGRAM_API_BASE``; raises ``SettingsError`` on bad values.
     """
     home = env.get("KIEBOT_HOME") or platformdirs.user_data_dir("kiebot", appauthor=False)
     return CliSettings(
@@ -52,4 +57,6 @@ def load_settings(env: Mapping[str, str]) -> CliSettings:
         kie_base_url=env.get("KIE_BASE_URL") or DEFAULT_KIE_BASE_URL,
         kie_upload_base_url=env.get("KIE_UPLOAD_BASE_URL") or DEFAULT_KIE_UPLOAD_BASE_URL,
         prices=price_settings_from_env(env),
+        telegram_bot_token=(env.get("TELEGRAM_BOT_TOKEN") or "").strip() or None,
+        telegram_api_base=(env.get("TELEGRAM_API_BASE") or "").strip() or None,
     )

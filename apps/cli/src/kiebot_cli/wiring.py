@@ -1,4 +1,5 @@
-"""The CLI's composition root: the store, KIE (or its sandbox) and delivery to disk."""
+"""The CLI's composition root: the store, KIE (or its sandbox), delivery to disk, and the
+bot's Stars account for the operator commands."""
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -10,9 +11,11 @@ import httpx
 
 from kiebot_cli.delivery import DiskDelivery
 from kiebot_cli.settings import CliSettings
+from kiebot_core.domain.errors import SettingsError
 from kiebot_core.domain.registry import load_registry
 from kiebot_core.ports.generation import GenerationGateway
 from kiebot_core.ports.runtime import SystemClock, Uuid4Ids
+from kiebot_core.ports.stars import StarsAccount
 from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_core.use_cases.catalog import LoadActiveRegistry
 from kiebot_core.use_cases.generation import Pipeline, PipelineSettings
@@ -50,6 +53,28 @@ async def open_gateway(settings: CliSettings) -> AsyncIterator[GenerationGateway
         sandbox_dir=settings.sandbox_dir,
     ) as gateway:
         yield gateway
+
+
+@asynccontextmanager
+async def open_stars_account(settings: CliSettings) -> AsyncIterator[StarsAccount]:
+    """The bot's Stars account at ``TELEGRAM_API_BASE``, as ``TELEGRAM_BOT_TOKEN``.
+
+    Raises ``SettingsError`` when the token is missing or malformed.
+    """
+    # aiogram loads only for the commands that call the Bot API, never for generations.
+    from aiogram.utils.token import TokenValidationError  # noqa: PLC0415
+
+    from kiebot_telegram.dispatcher import make_bot  # noqa: PLC0415
+    from kiebot_telegram.stars import TelegramStarsAccount  # noqa: PLC0415
+
+    if not settings.telegram_bot_token:
+        raise SettingsError("TELEGRAM_BOT_TOKEN", "is not set (the Bot API needs the bot's token)")
+    try:
+        bot = make_bot(settings.telegram_bot_token, settings.telegram_api_base)
+    except TokenValidationError:
+        raise SettingsError("TELEGRAM_BOT_TOKEN", "is not a bot token (digits:letters)") from None
+    async with bot:
+        yield TelegramStarsAccount(bot)
 
 
 @attrs.frozen

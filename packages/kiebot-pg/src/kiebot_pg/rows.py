@@ -4,7 +4,8 @@ Repositories never build a domain object from a row themselves: they call one of
 ``*_from_row`` functions here, which is the only place that knows both shapes. Each
 ``*_values`` function gives statement parameters in the column order of its table in
 ``migrations/`` (``0001_initial.sql``; ``0002_favorites.sql`` for favorites; ``0003_orders.sql``
-for orders); the repositories' statements list the columns in that order.
+for orders; ``0004_promotions.sql`` for promo codes); the repositories' statements list the
+columns in that order.
 """
 
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from kiebot_core.domain.json_values import (
 )
 from kiebot_core.domain.ledger import AccountKind, Balance, Entry, LedgerKind, LedgerTransaction
 from kiebot_core.domain.payments import Order, Payment, PaymentState
+from kiebot_core.domain.promotions import PromoCode
 from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.texts import Language
@@ -162,6 +164,7 @@ def ledger_transaction_from_row(row: asyncpg.Record) -> LedgerTransaction:
             for account, amount in zip(accounts, amounts, strict=True)
         ),
         reference=row["reference"],
+        recorded_at=row["created_at"],
     )
 
 
@@ -211,6 +214,30 @@ def order_from_row(row: asyncpg.Record) -> Order:
         stars=row["stars"],
         bonus=row["bonus"],
         terms_version=row["terms_version"],
+        created_at=row["created_at"],
+    )
+
+
+def promo_values(promo: PromoCode) -> tuple[object, ...]:
+    """Parameters for the ``promo_codes`` columns, in table order."""
+    return (
+        promo.code,
+        promo.stars,
+        promo.max_uses,
+        promo.uses,
+        promo.expires_at,
+        promo.created_at,
+    )
+
+
+def promo_from_row(row: asyncpg.Record) -> PromoCode:
+    """The promo code stored in ``row``."""
+    return PromoCode(
+        code=row["code"],
+        stars=row["stars"],
+        max_uses=row["max_uses"],
+        uses=row["uses"],
+        expires_at=row["expires_at"],
         created_at=row["created_at"],
     )
 

@@ -29,6 +29,12 @@ from kiebot_pg.repositories.leases import PgLeaseRepository
 from kiebot_pg.repositories.ledger import PgLedgerRepository
 from kiebot_pg.repositories.orders import PgOrderRepository
 from kiebot_pg.repositories.payments import PgPaymentRepository
+from kiebot_pg.repositories.promotions import (
+    PgFreeRunRepository,
+    PgPromoRepository,
+    PgReferralRepository,
+)
+from kiebot_pg.repositories.reports import PgReportRepository
 from kiebot_pg.repositories.toggles import PgModelToggleRepository
 from kiebot_pg.repositories.users import PgUserRepository
 
@@ -103,6 +109,22 @@ class PgUnitOfWork(UnitOfWork):
     @property
     def jobs(self) -> PgJobRepository:
         return PgJobRepository(self.connection, self._claim_timeout)
+
+    @property
+    def free_runs(self) -> PgFreeRunRepository:
+        return PgFreeRunRepository(self.connection)
+
+    @property
+    def promos(self) -> PgPromoRepository:
+        return PgPromoRepository(self.connection)
+
+    @property
+    def referrals(self) -> PgReferralRepository:
+        return PgReferralRepository(self.connection)
+
+    @property
+    def reports(self) -> PgReportRepository:
+        return PgReportRepository(self.connection)
 
     async def commit(self) -> None:
         connection = self.connection

@@ -4,7 +4,8 @@ Repositories never build a domain object from a row themselves: they call one of
 ``*_from_row`` functions here, which is the only place that knows both shapes. Each
 ``*_values`` function gives statement parameters in the column order of its table in
 ``migrations/`` (``0001_initial.sql``; ``0002_favorites.sql`` for favorites; ``0003_orders.sql``
-for orders); the repositories' statements list the columns in that order.
+for orders; ``0004_promotions.sql`` for promo codes); the repositories' statements list the
+columns in that order.
 
 SQLite has no timestamp or decimal type: timestamps are stored as fixed-width UTC text
 (``2026-01-01T12:00:00.000000+00:00``), so comparing the text compares the times, and KIE
@@ -40,6 +41,7 @@ from kiebot_core.domain.json_values import (
 )
 from kiebot_core.domain.ledger import AccountKind, Balance, Entry, LedgerKind, LedgerTransaction
 from kiebot_core.domain.payments import Order, Payment, PaymentState
+from kiebot_core.domain.promotions import PromoCode
 from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.texts import Language
@@ -190,6 +192,7 @@ def ledger_transaction_from_rows(
         user_id=UserId(row["user_id"]),
         entries=tuple(Entry(AccountKind(entry["account"]), entry["amount"]) for entry in entries),
         reference=row["reference"],
+        recorded_at=moment_from(row["created_at"]),
     )
 
 
@@ -215,6 +218,30 @@ def payment_from_row(row: sqlite3.Row) -> Payment:
         stars=row["stars"],
         credited=row["credited"],
         state=PaymentState(row["state"]),
+        created_at=moment_from(row["created_at"]),
+    )
+
+
+def promo_values(promo: PromoCode) -> tuple[object, ...]:
+    """Parameters for the ``promo_codes`` columns, in table order."""
+    return (
+        promo.code,
+        promo.stars,
+        promo.max_uses,
+        promo.uses,
+        None if promo.expires_at is None else timestamp(promo.expires_at),
+        timestamp(promo.created_at),
+    )
+
+
+def promo_from_row(row: sqlite3.Row) -> PromoCode:
+    """The promo code stored in ``row``."""
+    return PromoCode(
+        code=row["code"],
+        stars=row["stars"],
+        max_uses=row["max_uses"],
+        uses=row["uses"],
+        expires_at=_optional_moment(row["expires_at"]),
         created_at=moment_from(row["created_at"]),
     )
 

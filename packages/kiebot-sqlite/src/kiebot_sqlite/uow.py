@@ -32,6 +32,12 @@ from kiebot_sqlite.repositories.leases import SqliteLeaseRepository
 from kiebot_sqlite.repositories.ledger import SqliteLedgerRepository
 from kiebot_sqlite.repositories.orders import SqliteOrderRepository
 from kiebot_sqlite.repositories.payments import SqlitePaymentRepository
+from kiebot_sqlite.repositories.promotions import (
+    SqliteFreeRunRepository,
+    SqlitePromoRepository,
+    SqliteReferralRepository,
+)
+from kiebot_sqlite.repositories.reports import SqliteReportRepository
 from kiebot_sqlite.repositories.toggles import SqliteModelToggleRepository
 from kiebot_sqlite.repositories.users import SqliteUserRepository
 
@@ -104,6 +110,22 @@ class SqliteUnitOfWork(UnitOfWork):
     @property
     def jobs(self) -> SqliteJobRepository:
         return SqliteJobRepository(self.connection, self._clock, self._factory.claim_timeout)
+
+    @property
+    def free_runs(self) -> SqliteFreeRunRepository:
+        return SqliteFreeRunRepository(self.connection)
+
+    @property
+    def promos(self) -> SqlitePromoRepository:
+        return SqlitePromoRepository(self.connection)
+
+    @property
+    def referrals(self) -> SqliteReferralRepository:
+        return SqliteReferralRepository(self.connection)
+
+    @property
+    def reports(self) -> SqliteReportRepository:
+        return SqliteReportRepository(self.connection)
 
     async def commit(self) -> None:
         connection = self.connection

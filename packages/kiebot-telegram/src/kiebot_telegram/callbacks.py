@@ -146,6 +146,12 @@ class PayAct(enum.StrEnum):
     """Accept terms version ``arg`` (``<version>`` or ``<version>.<package stars>``)."""
     REFUND = "r"
     """Refund the purchase whose charge id has the reference ``arg``."""
+    SUPPORT = "s"
+    """Send the admins a support request about the purchase with the reference ``arg``."""
+    PROMO = "p"
+    """Ask for a promo code."""
+    REFERRAL = "f"
+    """Show the invitation link and what it brought."""
 
 
 def charge_ref(charge_id: str) -> str:

@@ -5,6 +5,7 @@ from aiogram import Bot
 from aiogram.fsm.context import FSMContext
 
 from kiebot_core.domain.ids import CorrelationId
+from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.texts import Language
 from kiebot_core.domain.users import User
 from kiebot_telegram.services import BotServices
@@ -20,6 +21,8 @@ class Context:
     fsm: FSMContext
     correlation_id: CorrelationId
     is_new_user: bool = False
+    referral_refused: Rejected | None = None
+    """Why the invitation link this new user came through was not counted, if it was not."""
 
     @property
     def language(self) -> Language:

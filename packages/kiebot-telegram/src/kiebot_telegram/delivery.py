@@ -35,6 +35,7 @@ from kiebot_core.use_cases.generation import RegistrySource
 from kiebot_telegram.formatting import MAX_TEXT, clip, escape
 from kiebot_telegram.messaging import edit_by_id
 from kiebot_telegram.progress import StatusBoard, StatusRef, find_status_message, user_language
+from kiebot_telegram.texts import Msg, t
 from kiebot_telegram.views import (
     failure_view,
     model_title,
@@ -280,6 +281,20 @@ class TelegramResultDelivery(ResultDelivery):
         await self._close_status(generation, target)
         try:
             await self._bot.send_message(target.chat_id, view.text, reply_markup=view.markup)
+        except TelegramAPIError as error:
+            raise DeliveryError(f"{type(error).__name__}: {error.message}") from None
+
+    async def report_refund(self, generation: Generation, stars: int, reason: str) -> None:
+        target = await self._target(generation)
+        text = t(
+            target.language,
+            Msg.REFUNDED_BY_OPERATOR,
+            stars=stars,
+            model=escape(target.title),
+            reason=escape(reason),
+        )
+        try:
+            await self._bot.send_message(target.chat_id, text)
         except TelegramAPIError as error:
             raise DeliveryError(f"{type(error).__name__}: {error.message}") from None
 

@@ -27,6 +27,7 @@ from kiebot_telegram.routers import (
     generation,
     history,
     payments,
+    promotions,
     start,
     wizard,
 )
@@ -43,6 +44,8 @@ COMMANDS = (
     ("cancel", Msg.CMD_CANCEL),
     ("terms", Msg.CMD_TERMS),
     ("paysupport", Msg.CMD_PAYSUPPORT),
+    ("promo", Msg.CMD_PROMO),
+    ("referral", Msg.CMD_REFERRAL),
 )
 
 
@@ -137,6 +140,7 @@ def build_dispatcher(
             for module in (
                 errors,
                 payments,
+                promotions,
                 history,
                 start,
                 catalog,

@@ -29,13 +29,12 @@ from aiogram.methods.base import Response, TelegramType
 from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TelegramUser
 
-from kiebot_core.domain.errors import DuplicateError
 from kiebot_core.domain.ids import CorrelationId, UserId
-from kiebot_core.domain.ledger import grant
-from kiebot_core.domain.outcomes import Rejected
+from kiebot_core.domain.promotions import parse_referral_code
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.texts import language_for
 from kiebot_core.domain.users import User
+from kiebot_core.use_cases.promotions import register_user
 from kiebot_telegram.context import Context
 from kiebot_telegram.services import BotServices
 from kiebot_telegram.texts import Msg, t
@@ -156,7 +155,16 @@ class UserMiddleware(BaseMiddleware):
         sender: TelegramUser | None = data.get("event_from_user")
         if sender is None or sender.is_bot or _is_fast_path(event):
             return await handler(event, data)
-        user, is_new = await register_user(self._services, sender)
+        services = self._services
+        registration = await register_user(
+            services.store,
+            services.clock,
+            UserId(sender.id),
+            language_for(sender.language_code),
+            welcome_stars=services.welcome_stars,
+            invited_by=_invited_by(event),
+        )
+        user = registration.user
         data["user"] = user
         data["ctx"] = Context(
             bot=data["bot"],
@@ -164,7 +172,8 @@ class UserMiddleware(BaseMiddleware):
             user=user,
             fsm=data["state"],
             correlation_id=data.get("correlation_id", CorrelationId("-")),
-            is_new_user=is_new,
+            is_new_user=registration.is_new,
+            referral_refused=registration.referral_refused,
         )
         if user.is_banned:
             await _refuse_banned(event, data, user)
@@ -181,42 +190,14 @@ async def _refuse_banned(event: TelegramObject, data: dict[str, Any], user: User
         await bot.send_message(event.message.chat.id, text)
 
 
-def welcome_reference(user_id: UserId) -> str:
-    """The ledger reference of a user's welcome grant (its idempotency key is derived from it)."""
-    return f"welcome:{user_id}"
-
-
-async def register_user(services: BotServices, sender: TelegramUser) -> tuple[User, bool]:
-    """The stored user for ``sender``, added (with the welcome grant) when new; and whether new.
-
-    The grant's key is derived from the user id, so it is given at most once.
-    """
-    user_id = UserId(sender.id)
-    async with services.store() as uow:
-        found = await uow.users.get(user_id)
-        if found is not None:
-            return found, False
-    user = User(
-        id=user_id,
-        language=language_for(sender.language_code),
-        created_at=services.clock.now(),
-    )
-    try:
-        async with services.store() as uow:
-            await uow.users.add(user)
-            if services.welcome_stars > 0:
-                planned = grant(user_id, services.welcome_stars, welcome_reference(user_id))
-                if not isinstance(planned, Rejected):
-                    await uow.ledger.append(planned)
-            await uow.commit()
-    except DuplicateError:
-        # Two first updates raced; the other one registered the user.
-        async with services.store() as uow:
-            found = await uow.users.get(user_id)
-        if found is None:
-            raise
-        return found, False
-    return user, True
+def _invited_by(event: TelegramObject) -> UserId | None:
+    """The inviter named by a ``/start ref_…`` deep link, if the update is one."""
+    if not isinstance(event, Update) or event.message is None or not event.message.text:
+        return None
+    command, _, argument = event.message.text.partition(" ")
+    if command.split("@", 1)[0] != "/start":
+        return None
+    return parse_referral_code(argument.strip())
 
 
 class RetryAfterMiddleware(BaseRequestMiddleware):

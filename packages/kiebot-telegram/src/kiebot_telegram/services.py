@@ -7,9 +7,10 @@ from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.ledger import Balance
 from kiebot_core.domain.payments import PaymentSettings
 from kiebot_core.domain.pricing import PriceSettings
+from kiebot_core.domain.promotions import FreeAllowance
 from kiebot_core.ports.runtime import Clock, IdFactory
 from kiebot_core.ports.storage import UnitOfWorkFactory
-from kiebot_core.use_cases.generation import Pipeline
+from kiebot_core.use_cases.generation import Pipeline, free_runs_left
 from kiebot_core.use_cases.payments import Payments
 from kiebot_telegram.progress import StatusBoard
 
@@ -28,6 +29,8 @@ class BotServices:
     """Stars granted once to every new user (``KIEBOT_WELCOME_STARS``)."""
     payment_settings: PaymentSettings = attrs.Factory(PaymentSettings)
     """The packages on offer and the current terms version."""
+    admin_ids: frozenset[int] = frozenset()
+    """Who receives support requests (``ADMIN_IDS``)."""
 
     @property
     def store(self) -> UnitOfWorkFactory:
@@ -59,6 +62,10 @@ class BotServices:
     async def registry(self) -> Registry:
         """The registry with the admins' runtime switches applied."""
         return await self.pipeline.registry()
+
+    async def free_runs(self, user_id: UserId, model_id: str) -> FreeAllowance | None:
+        """The user's free runs left today for ``model_id`` (None: never free)."""
+        return await free_runs_left(self.pipeline, user_id, model_id)
 
     async def balance(self, user_id: UserId) -> Balance:
         """The user's current balance."""

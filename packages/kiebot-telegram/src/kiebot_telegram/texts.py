@@ -91,6 +91,8 @@ class Msg(enum.StrEnum):
     CONFIRM_BALANCE = "confirm_balance"
     CONFIRM_SHORT = "confirm_short"
     CONFIRM_NO_PRICE = "confirm_no_price"
+    CONFIRM_CHEAPER = "confirm_cheaper"
+    BTN_CHEAPER = "btn_cheaper"
     BTN_CONFIRM = "btn_confirm"
     BTN_EDIT = "btn_edit"
     BTN_ADVANCED = "btn_advanced"
@@ -100,6 +102,7 @@ class Msg(enum.StrEnum):
     ADVANCED_NONE = "advanced_none"
     # a run
     ACCEPTED = "accepted"
+    ACCEPTED_FREE = "accepted_free"
     TOAST_ACCEPTED = "toast_accepted"
     STATUS_PENDING = "status_pending"
     STATUS_SUBMITTED = "status_submitted"
@@ -112,6 +115,7 @@ class Msg(enum.StrEnum):
     TOAST_CANCELLING = "toast_cancelling"
     FAILURE = "failure"
     RELEASED = "released"
+    REFUNDED_BY_OPERATOR = "refunded_by_operator"
     RESULT_CAPTION = "result_caption"
     RESULT_TOO_LARGE = "result_too_large"
     BTN_REPEAT = "btn_repeat"
@@ -190,13 +194,34 @@ class Msg(enum.StrEnum):
     WHAT_AUDIO = "what_audio"
     WHAT_ITEMS = "what_items"
     ERROR_CODE = "error_code"
+    # free tier, promo codes, referrals, support
+    CMD_PROMO = "cmd_promo"
+    CMD_REFERRAL = "cmd_referral"
+    BTN_PROMO = "btn_promo"
+    BTN_REFERRAL = "btn_referral"
+    PROMO_ASK = "promo_ask"
+    PROMO_REDEEMED = "promo_redeemed"
+    REFERRAL = "referral"
+    REFERRAL_REWARD = "referral_reward"
+    BTN_SUPPORT = "btn_support"
+    TICKET_SENT = "ticket_sent"
+    TICKET_UNAVAILABLE = "ticket_unavailable"
+    TICKET_FOR_ADMINS = "ticket_for_admins"
+    FREE_LEFT = "free_left"
+    FREE_USED_UP = "free_used_up"
+    CONFIRM_FREE = "confirm_free"
+    BTN_CONFIRM_FREE = "btn_confirm_free"
+    RESULT_CAPTION_FREE = "result_caption_free"
+    FREE_RETURNED = "free_returned"
+    BALANCE_FREE = "balance_free"
+    PAID_RETURN = "paid_return"
 
 
 _EN: Mapping[Msg, str] = {
     Msg.CMD_TERMS: "Terms of sale",
     Msg.CMD_PAYSUPPORT: "Payments and refunds",
     Msg.BALANCE_MOVES: "<b>Recent moves</b>",
-    Msg.MOVE: "{amount} ⭐ · {kind}",
+    Msg.MOVE: "{amount} ⭐ · {kind}{model} · {when}",
     Msg.KIND_PURCHASE: "top-up",
     Msg.KIND_GRANT: "gift",
     Msg.KIND_HOLD: "reserved for a generation",
@@ -325,6 +350,8 @@ _EN: Mapping[Msg, str] = {
     Msg.CONFIRM_BALANCE: "Balance: {available} ⭐ → after the run: {after} ⭐",
     Msg.CONFIRM_SHORT: "⚠️ Not enough Stars: you have {available} ⭐, the run costs {stars} ⭐.",
     Msg.CONFIRM_NO_PRICE: "⚠️ {reason}",
+    Msg.CONFIRM_CHEAPER: "💡 Cheaper for {flow}: {model} from {stars} ⭐",
+    Msg.BTN_CHEAPER: "💡 Open {model}",
     Msg.BTN_CONFIRM: "✅ Confirm · {stars} ⭐",
     Msg.BTN_EDIT: "✏️ Edit",
     Msg.BTN_ADVANCED: "⚙️ Settings",
@@ -336,6 +363,7 @@ _EN: Mapping[Msg, str] = {
     ),
     Msg.ADVANCED_NONE: "This model has no other settings.",
     Msg.ACCEPTED: "✅ <b>Accepted</b> · {model} · {stars} ⭐",
+    Msg.ACCEPTED_FREE: "✅ <b>Accepted</b> · {model} · 🎁 free run",
     Msg.TOAST_ACCEPTED: "⏳ Accepted",
     Msg.STATUS_PENDING: "⏳ <b>{model}</b>\nQueued…",
     Msg.STATUS_SUBMITTED: "🕐 <b>{model}</b>\nWaiting for the model…",
@@ -347,8 +375,11 @@ _EN: Mapping[Msg, str] = {
     Msg.BTN_CANCEL_RUN: "✖️ Cancel",
     Msg.TOAST_CANCELLING: "✖️ Cancelling…",
     Msg.FAILURE: "❌ <b>{model}</b>\n{reason}",
-    Msg.RELEASED: "{stars} ⭐ are back on your balance.",
-    Msg.RESULT_CAPTION: "<b>{model}</b> · {stars} ⭐",
+    Msg.RELEASED: "Not charged: the {stars} ⭐ held are back on your balance.",
+    Msg.REFUNDED_BY_OPERATOR: (
+        "↩️ {stars} ⭐ for <b>{model}</b> are back on your balance.\nReason: {reason}"
+    ),
+    Msg.RESULT_CAPTION: "<b>{model}</b> · charged {stars} ⭐",
     Msg.RESULT_TOO_LARGE: (
         "📦 The result is too large to send in Telegram: "
         '<a href="{url}">download it here</a> (the link works for about a day).'
@@ -394,7 +425,9 @@ _EN: Mapping[Msg, str] = {
         "3. Check the price and confirm. Stars are reserved and charged only when you get "
         "the result; a failed run costs nothing.\n\n"
         "/start — main menu\n/balance — your Stars\n/history — your generations\n"
-        "/settings — language\n/cancel — cancel the current setup"
+        "/promo — redeem a promo code\n/referral — invite friends\n"
+        "/paysupport — payments and refunds\n/settings — language\n"
+        "/cancel — cancel the current setup"
     ),
     Msg.CANCELLED: "✖️ Cancelled. Nothing was charged.",
     Msg.NOTHING_TO_CANCEL: "Nothing to cancel.",
@@ -408,13 +441,50 @@ _EN: Mapping[Msg, str] = {
     Msg.WHAT_AUDIO: "an audio file",
     Msg.WHAT_ITEMS: "a text message per item",
     Msg.ERROR_CODE: "Code: <code>{code}</code>",
+    Msg.CMD_PROMO: "Redeem a promo code",
+    Msg.CMD_REFERRAL: "Invite friends",
+    Msg.BTN_PROMO: "🎟 Promo code",
+    Msg.BTN_REFERRAL: "👥 Invite friends",
+    Msg.PROMO_ASK: "🎟 Send me your promo code (or /cancel).",
+    Msg.PROMO_REDEEMED: (
+        "🎟 Promo code <b>{code}</b> redeemed: +{stars} ⭐.\nBalance: <b>{available} ⭐</b>"
+    ),
+    Msg.REFERRAL: (
+        "👥 <b>Invite friends</b>\nShare your link:\n{link}\n\n"
+        "When a friend who joined through it makes their first purchase, you get {stars} ⭐.\n"
+        "Joined: {invited} · purchased: {rewarded} · you earned: {earned} ⭐"
+    ),
+    Msg.REFERRAL_REWARD: (
+        "👥 A friend you invited made their first purchase: +{stars} ⭐ on your balance."
+    ),
+    Msg.BTN_SUPPORT: "✉️ Ask support about {n}",
+    Msg.TICKET_SENT: (
+        "✉️ Your request about purchase <code>{charge}</code> was sent to support. "
+        "They will answer you in this chat."
+    ),
+    Msg.TICKET_UNAVAILABLE: (
+        "Support can't be reached from the bot right now. Please try again later."
+    ),
+    Msg.TICKET_FOR_ADMINS: (
+        "✉️ <b>Support request</b>\nUser: <code>{user_id}</code> {name}\n"
+        "Charge: <code>{charge}</code>\nPurchase: {stars} ⭐ → {credited} ⭐, {state}, {when}\n"
+        "Balance: {available} ⭐ available, {held} ⭐ held, debt {debt} ⭐"
+    ),
+    Msg.FREE_LEFT: "🎁 Free today: {left} of {daily} runs",
+    Msg.FREE_USED_UP: "🎁 Today's {daily} free runs are used up; new ones at 00:00 UTC.",
+    Msg.CONFIRM_FREE: "🎁 <b>Free run</b> · {left} of {daily} left today",
+    Msg.BTN_CONFIRM_FREE: "✅ Confirm · free",
+    Msg.RESULT_CAPTION_FREE: "<b>{model}</b> · 🎁 free run",
+    Msg.FREE_RETURNED: "Not charged: your free run is back.",
+    Msg.BALANCE_FREE: "🎁 Free runs today: {left} of {daily} ({models})",
+    Msg.PAID_RETURN: "👇 Your run is waiting for confirmation:",
 }
 
 _RU: Mapping[Msg, str] = {
     Msg.CMD_TERMS: "Условия покупки",
     Msg.CMD_PAYSUPPORT: "Платежи и возвраты",
     Msg.BALANCE_MOVES: "<b>Последние операции</b>",
-    Msg.MOVE: "{amount} ⭐ · {kind}",
+    Msg.MOVE: "{amount} ⭐ · {kind}{model} · {when}",
     Msg.KIND_PURCHASE: "пополнение",
     Msg.KIND_GRANT: "подарок",
     Msg.KIND_HOLD: "резерв под генерацию",
@@ -545,6 +615,8 @@ _RU: Mapping[Msg, str] = {
     Msg.CONFIRM_BALANCE: "Баланс: {available} ⭐ → после запуска: {after} ⭐",
     Msg.CONFIRM_SHORT: "⚠️ Не хватает звёзд: у вас {available} ⭐, запуск стоит {stars} ⭐.",
     Msg.CONFIRM_NO_PRICE: "⚠️ {reason}",
+    Msg.CONFIRM_CHEAPER: "💡 Дешевле для «{flow}»: {model} — от {stars} ⭐",
+    Msg.BTN_CHEAPER: "💡 Открыть {model}",
     Msg.BTN_CONFIRM: "✅ Подтвердить · {stars} ⭐",
     Msg.BTN_EDIT: "✏️ Изменить",
     Msg.BTN_ADVANCED: "⚙️ Настройки",
@@ -556,6 +628,7 @@ _RU: Mapping[Msg, str] = {
     ),
     Msg.ADVANCED_NONE: "У этой модели нет других настроек.",
     Msg.ACCEPTED: "✅ <b>Принято</b> · {model} · {stars} ⭐",
+    Msg.ACCEPTED_FREE: "✅ <b>Принято</b> · {model} · 🎁 бесплатный запуск",
     Msg.TOAST_ACCEPTED: "⏳ Принято",
     Msg.STATUS_PENDING: "⏳ <b>{model}</b>\nВ очереди…",
     Msg.STATUS_SUBMITTED: "🕐 <b>{model}</b>\nЖдём модель…",
@@ -567,8 +640,11 @@ _RU: Mapping[Msg, str] = {
     Msg.BTN_CANCEL_RUN: "✖️ Отменить",
     Msg.TOAST_CANCELLING: "✖️ Отменяю…",
     Msg.FAILURE: "❌ <b>{model}</b>\n{reason}",
-    Msg.RELEASED: "{stars} ⭐ вернулись на баланс.",
-    Msg.RESULT_CAPTION: "<b>{model}</b> · {stars} ⭐",
+    Msg.RELEASED: "Не списано: {stars} ⭐ из резерва вернулись на баланс.",
+    Msg.REFUNDED_BY_OPERATOR: (
+        "↩️ {stars} ⭐ за <b>{model}</b> вернулись на баланс.\nПричина: {reason}"
+    ),
+    Msg.RESULT_CAPTION: "<b>{model}</b> · списано {stars} ⭐",
     Msg.RESULT_TOO_LARGE: (
         "📦 Результат слишком большой для Telegram: "
         '<a href="{url}">скачайте его здесь</a> (ссылка работает около суток).'
@@ -614,7 +690,9 @@ _RU: Mapping[Msg, str] = {
         "3. Проверьте цену и подтвердите. Звёзды резервируются и списываются, только когда вы "
         "получили результат; неудачный запуск ничего не стоит.\n\n"
         "/start — главное меню\n/balance — баланс звёзд\n/history — мои генерации\n"
-        "/settings — язык\n/cancel — отменить текущую настройку"
+        "/promo — ввести промокод\n/referral — пригласить друзей\n"
+        "/paysupport — платежи и возвраты\n/settings — язык\n"
+        "/cancel — отменить текущую настройку"
     ),
     Msg.CANCELLED: "✖️ Отменено. Звёзды не списаны.",
     Msg.NOTHING_TO_CANCEL: "Отменять нечего.",
@@ -628,6 +706,43 @@ _RU: Mapping[Msg, str] = {
     Msg.WHAT_AUDIO: "аудиофайл",
     Msg.WHAT_ITEMS: "отправить элементы по одному сообщению",
     Msg.ERROR_CODE: "Код: <code>{code}</code>",
+    Msg.CMD_PROMO: "Ввести промокод",
+    Msg.CMD_REFERRAL: "Пригласить друзей",
+    Msg.BTN_PROMO: "🎟 Промокод",
+    Msg.BTN_REFERRAL: "👥 Пригласить друзей",
+    Msg.PROMO_ASK: "🎟 Пришлите промокод (или /cancel).",
+    Msg.PROMO_REDEEMED: (
+        "🎟 Промокод <b>{code}</b> активирован: +{stars} ⭐.\nБаланс: <b>{available} ⭐</b>"
+    ),
+    Msg.REFERRAL: (
+        "👥 <b>Пригласите друзей</b>\nВаша ссылка:\n{link}\n\n"
+        "Когда друг, пришедший по ней, сделает первую покупку, вы получите {stars} ⭐.\n"
+        "Пришли: {invited} · купили: {rewarded} · вы заработали: {earned} ⭐"
+    ),
+    Msg.REFERRAL_REWARD: (
+        "👥 Приглашённый вами друг сделал первую покупку: +{stars} ⭐ на ваш баланс."
+    ),
+    Msg.BTN_SUPPORT: "✉️ Написать в поддержку о {n}",
+    Msg.TICKET_SENT: (
+        "✉️ Ваш запрос о покупке <code>{charge}</code> отправлен в поддержку. "
+        "Ответ придёт в этот чат."
+    ),
+    Msg.TICKET_UNAVAILABLE: ("Связаться с поддержкой через бота сейчас нельзя. Попробуйте позже."),
+    Msg.TICKET_FOR_ADMINS: (
+        "✉️ <b>Запрос в поддержку</b>\nПользователь: <code>{user_id}</code> {name}\n"
+        "Платёж: <code>{charge}</code>\nПокупка: {stars} ⭐ → {credited} ⭐, {state}, {when}\n"
+        "Баланс: доступно {available} ⭐, в резерве {held} ⭐, долг {debt} ⭐"
+    ),
+    Msg.FREE_LEFT: "🎁 Бесплатно сегодня: {left} из {daily} запусков",
+    Msg.FREE_USED_UP: (
+        "🎁 Сегодняшние бесплатные запуски ({daily}) израсходованы; новые в 00:00 UTC."
+    ),
+    Msg.CONFIRM_FREE: "🎁 <b>Бесплатный запуск</b> · осталось {left} из {daily} сегодня",
+    Msg.BTN_CONFIRM_FREE: "✅ Подтвердить · бесплатно",
+    Msg.RESULT_CAPTION_FREE: "<b>{model}</b> · 🎁 бесплатный запуск",
+    Msg.FREE_RETURNED: "Не списано: бесплатный запуск вернулся.",
+    Msg.BALANCE_FREE: "🎁 Бесплатно сегодня: {left} из {daily} ({models})",
+    Msg.PAID_RETURN: "👇 Ваш запуск ждёт подтверждения:",
 }
 
 CATALOGS: Mapping[Language, Mapping[Msg, str]] = {Language.EN: _EN, Language.RU: _RU}

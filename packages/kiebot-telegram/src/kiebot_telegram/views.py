@@ -6,7 +6,7 @@ clipped, so a view always fits Telegram's limits.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 from aiogram.types import InlineKeyboardMarkup
@@ -30,8 +30,15 @@ from kiebot_core.domain.ledger import (
     LedgerTransaction,
 )
 from kiebot_core.domain.outcomes import Rejected
-from kiebot_core.domain.payments import PaymentState, StarPackage, smallest_covering
-from kiebot_core.domain.pricing import PriceSettings, canonical, starting_price
+from kiebot_core.domain.payments import Payment, PaymentState, StarPackage, smallest_covering
+from kiebot_core.domain.pricing import (
+    Alternative,
+    PriceSettings,
+    Quote,
+    canonical,
+    starting_price,
+)
+from kiebot_core.domain.promotions import FreeAllowance, ReferralSummary
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.texts import Language
 from kiebot_core.domain.wizard import AskScreen, ConfirmScreen, Option, StepKind
@@ -273,14 +280,20 @@ def card_view(
     kind: ListKind,
     arg: str,
     page: int,
+    free: FreeAllowance | None = None,
 ) -> View:
-    """A model's card: title, pitch, what it does, the starting price; Start / Back / Menu."""
+    """A model's card: title, pitch, flows, price, free runs left; Start / Back / Menu.
+
+    ``free`` is today's free runs, for a model of the free tier.
+    """
     stars = starting_price(model, prices)
     price = (
         t(language, Msg.CARD_PRICE, stars=stars)
         if stars is not None
         else t(language, Msg.CARD_NO_PRICE)
     )
+    if free is not None:
+        price += "\n" + free_line(language, free)
     flows = ", ".join(
         escape(registry.flow_titles[flow](language))
         for flow in model.flows
@@ -549,6 +562,52 @@ def _summary_lines(
     ]
 
 
+def free_line(language: Language, free: FreeAllowance) -> str:
+    """Today's free runs: how many are left, or when new ones come."""
+    if free.left > 0:
+        return t(language, Msg.FREE_LEFT, left=free.left, daily=free.daily)
+    return t(language, Msg.FREE_USED_UP, daily=free.daily)
+
+
+def _price_lines(language: Language, quote: Quote, balance: Balance) -> list[str]:
+    price_msg = Msg.CONFIRM_PRICE_UP_TO if quote.is_upper_bound else Msg.CONFIRM_PRICE
+    lines = [t(language, price_msg, stars=quote.stars)]
+    if balance.available >= quote.stars:
+        after = balance.available - quote.stars
+        lines.append(t(language, Msg.CONFIRM_BALANCE, available=balance.available, after=after))
+    else:
+        lines.append(
+            t(language, Msg.CONFIRM_SHORT, available=balance.available, stars=quote.stars)
+        )
+    return lines
+
+
+def _paid_rows(
+    language: Language,
+    quote: Quote,
+    balance: Balance,
+    packages: Sequence[StarPackage],
+    tok: str,
+) -> list[Row]:
+    """Top up with the smallest covering package when short (or in debt), then Confirm."""
+    rows: list[Row] = []
+    shortfall = quote.stars + balance.debt - balance.available
+    if shortfall > 0:
+        covering = smallest_covering(packages, shortfall)
+        top_up = (
+            button(t(language, Msg.BTN_TOPUP), Pay(act=PayAct.TOPUP))
+            if covering is None
+            else button(
+                t(language, Msg.BTN_TOPUP_PACKAGE, package=covering.label),
+                Pay(act=PayAct.PACKAGE, arg=str(covering.stars)),
+            )
+        )
+        rows.append([top_up])
+    confirm = t(language, Msg.BTN_CONFIRM, stars=quote.stars)
+    rows.append([button(confirm, Wiz(tok=tok, step=CONFIRM_STEP, act=WizardAct.CONFIRM))])
+    return rows
+
+
 def confirm_view(
     language: Language,
     model: ModelSpec,
@@ -558,52 +617,33 @@ def confirm_view(
     *,
     packages: Sequence[StarPackage] = (),
     problem: str = "",
+    cheaper: Alternative | None = None,
+    free: FreeAllowance | None = None,
 ) -> View:
     """The confirmation: the answers, the exact price, the balance after; Confirm, Edit.
 
-    Short of balance (or in debt), it offers the smallest package that covers the run.
+    Short of balance (or in debt), it offers the smallest package that covers the run. With
+    ``cheaper`` (shown only with a price), a hint names that model with a button to its card.
+    With free runs left today (``free``), the run is free and no Stars are mentioned.
     """
     quote = screen.quote
     tail: list[str] = []
     rows: list[Row] = []
     if isinstance(quote, Rejected):
         tail.append(t(language, Msg.CONFIRM_NO_PRICE, reason=reason_text(quote.reason, language)))
+    elif free is not None and free.left > 0:
+        tail.append(t(language, Msg.CONFIRM_FREE, left=free.left, daily=free.daily))
+        confirm = t(language, Msg.BTN_CONFIRM_FREE)
+        rows.append([button(confirm, Wiz(tok=tok, step=CONFIRM_STEP, act=WizardAct.CONFIRM))])
     else:
-        price_msg = Msg.CONFIRM_PRICE_UP_TO if quote.is_upper_bound else Msg.CONFIRM_PRICE
-        tail.append(t(language, price_msg, stars=quote.stars))
-        if balance.available >= quote.stars:
-            tail.append(
-                t(
-                    language,
-                    Msg.CONFIRM_BALANCE,
-                    available=balance.available,
-                    after=balance.available - quote.stars,
-                )
-            )
-        else:
-            tail.append(
-                t(language, Msg.CONFIRM_SHORT, available=balance.available, stars=quote.stars)
-            )
-        shortfall = quote.stars + balance.debt - balance.available
-        if shortfall > 0:
-            covering = smallest_covering(packages, shortfall)
-            top_up = (
-                button(t(language, Msg.BTN_TOPUP), Pay(act=PayAct.TOPUP))
-                if covering is None
-                else button(
-                    t(language, Msg.BTN_TOPUP_PACKAGE, package=covering.label),
-                    Pay(act=PayAct.PACKAGE, arg=str(covering.stars)),
-                )
-            )
-            rows.append([top_up])
-        rows.append(
-            [
-                button(
-                    t(language, Msg.BTN_CONFIRM, stars=quote.stars),
-                    Wiz(tok=tok, step=CONFIRM_STEP, act=WizardAct.CONFIRM),
-                )
-            ]
-        )
+        if free is not None:
+            tail.append(free_line(language, free))
+        tail.extend(_price_lines(language, quote, balance))
+        rows.extend(_paid_rows(language, quote, balance, packages, tok))
+    free_run = free is not None and free.left > 0
+    if cheaper is not None and not isinstance(quote, Rejected) and not free_run:
+        tail.append(_cheaper_line(language, cheaper))
+        rows.append(_cheaper_row(language, cheaper))
     if problem:
         tail.append(t(language, Msg.STEP_PROBLEM, reason=escape(problem)))
     header = t(language, Msg.CONFIRM_HEADER, model=escape(model.title(language)))
@@ -626,6 +666,26 @@ def confirm_view(
     rows.append(edit_row)
     rows.append(_wizard_nav(language, tok, CONFIRM_STEP))
     return View(_fit(text, MAX_TEXT), markup(rows))
+
+
+def _cheaper_line(language: Language, cheaper: Alternative) -> str:
+    return t(
+        language,
+        Msg.CONFIRM_CHEAPER,
+        flow=escape(cheaper.flow_title(language)),
+        model=escape(cheaper.model.title(language)),
+        stars=cheaper.stars,
+    )
+
+
+def _cheaper_row(language: Language, cheaper: Alternative) -> Row:
+    # The card's Back leads to the flow's model list, where the two can be compared.
+    return [
+        button(
+            t(language, Msg.BTN_CHEAPER, model=cheaper.model.title(language)),
+            Card(model=model_ref(cheaper.model.id), src=ListKind.FLOW, arg=cheaper.flow),
+        )
+    ]
 
 
 def edit_list_view(
@@ -668,8 +728,10 @@ def _unescape_label(label: str) -> str:
 # ------------------------------------------------------------------ runs
 
 
-def accepted_text(language: Language, title: str, stars: int) -> str:
+def accepted_text(language: Language, title: str, stars: int, *, free: bool = False) -> str:
     """The confirmation message after Confirm: the instant acknowledgement."""
+    if free:
+        return t(language, Msg.ACCEPTED_FREE, model=title)
     return t(language, Msg.ACCEPTED, model=title, stars=stars)
 
 
@@ -693,7 +755,10 @@ def prompt_of(generation: Generation) -> str:
 
 def result_caption(language: Language, title: str, generation: Generation) -> str:
     """The caption of a delivered result: model and price, then the prompt (≤ 1024)."""
-    head = t(language, Msg.RESULT_CAPTION, model=title, stars=generation.stars)
+    if generation.is_free:
+        head = t(language, Msg.RESULT_CAPTION_FREE, model=title)
+    else:
+        head = t(language, Msg.RESULT_CAPTION, model=title, stars=generation.stars)
     prompt = prompt_of(generation)
     caption = f"{head}\n{escape(clip(prompt, 700))}" if prompt else head
     return caption if fits(caption, MAX_CAPTION) else head
@@ -722,6 +787,8 @@ def failure_view(language: Language, title: str, generation: Generation) -> View
     text = t(language, Msg.FAILURE, model=title, reason=escape(reason_text(reason, language)))
     if generation.held > 0:
         text += "\n" + t(language, Msg.RELEASED, stars=generation.held)
+    elif generation.is_free:
+        text += "\n" + t(language, Msg.FREE_RETURNED)
     rows = [
         [
             button(t(language, Msg.BTN_TRY_AGAIN), Run(act=RunAct.REPEAT, gen=generation.id)),
@@ -852,27 +919,60 @@ def move_amount(transaction: LedgerTransaction) -> int:
     return sum(transaction.amount_of(account) for account in USER_ACCOUNTS)
 
 
+@attrs.frozen
+class BalanceScreen:
+    """What the balance screen shows besides the balance.
+
+    ``moves`` are the latest ledger moves, ``models`` the model title of each move's generation
+    (by reference), ``free`` today's free runs with the titles of the free models; titles are
+    escaped HTML.
+    """
+
+    moves: Sequence[LedgerTransaction] = ()
+    models: Mapping[str, str] = attrs.field(factory=dict)
+    free: tuple[FreeAllowance, str] | None = None
+
+
 def balance_view(
-    language: Language, balance: Balance, moves: Sequence[LedgerTransaction] = ()
+    language: Language, balance: Balance, screen: BalanceScreen | None = None
 ) -> View:
-    """Available, held Stars and any debt, the latest ledger moves; Top up and Menu."""
+    """Available and held Stars, debt, free runs, the latest moves; Top up, promo, invite."""
+    screen = screen or BalanceScreen()
     parts = [t(language, Msg.BALANCE, available=balance.available, held=balance.held)]
     if balance.debt:
         parts.append(t(language, Msg.BALANCE_DEBT, debt=balance.debt))
-    if moves:
-        lines = [t(language, Msg.BALANCE_MOVES)]
-        lines.extend(
+    if screen.free is not None:
+        allowance, titles = screen.free
+        parts.append(
             t(
                 language,
-                Msg.MOVE,
-                amount=f"{move_amount(move):+d}",
-                kind=t(language, _MOVE_KIND[move.kind]),
+                Msg.BALANCE_FREE,
+                left=allowance.left,
+                daily=allowance.daily,
+                models=titles,
             )
-            for move in moves
         )
+    if screen.moves:
+        lines = [t(language, Msg.BALANCE_MOVES)]
+        for move in screen.moves:
+            title = screen.models.get(move.reference)
+            lines.append(
+                t(
+                    language,
+                    Msg.MOVE,
+                    amount=f"{move_amount(move):+d}",
+                    kind=t(language, _MOVE_KIND[move.kind]),
+                    model=f" · {title}" if title else "",
+                    when=move.recorded_at.strftime("%d.%m %H:%M") if move.recorded_at else "—",
+                )
+            )
         parts.append("\n".join(lines))
     rows = [
         [button(t(language, Msg.BTN_TOPUP), Pay(act=PayAct.TOPUP))],
+        [
+            button(t(language, Msg.BTN_PROMO), Pay(act=PayAct.PROMO)),
+            button(t(language, Msg.BTN_REFERRAL), Pay(act=PayAct.REFERRAL)),
+        ],
         back_menu_row(language, None),
     ]
     return View("\n\n".join(parts), markup(rows))
@@ -923,7 +1023,7 @@ def terms_view(
 
 
 def paysupport_view(language: Language, purchases: Sequence[Purchase], lead: str = "") -> View:
-    """The user's purchases; a Refund button on each one they can refund themselves."""
+    """The user's purchases: Refund on those they can refund themselves, else Ask support."""
     parts = [lead] if lead else []
     rows: list[Row] = []
     if not purchases:
@@ -945,18 +1045,50 @@ def paysupport_view(language: Language, purchases: Sequence[Purchase], lead: str
             if payment.state is PaymentState.REFUNDED:
                 line += f" · {t(language, Msg.PURCHASE_REFUNDED)}"
             lines.append(line)
+            ref = charge_ref(payment.charge_id)
             if item.refundable:
-                rows.append(
-                    [
-                        button(
-                            t(language, Msg.BTN_REFUND, n=n),
-                            Pay(act=PayAct.REFUND, arg=charge_ref(payment.charge_id)),
-                        )
-                    ]
-                )
+                refund = button(t(language, Msg.BTN_REFUND, n=n), Pay(act=PayAct.REFUND, arg=ref))
+                rows.append([refund])
+            else:
+                ask = button(t(language, Msg.BTN_SUPPORT, n=n), Pay(act=PayAct.SUPPORT, arg=ref))
+                rows.append([ask])
         parts.append("\n\n".join(lines))
     rows.append(back_menu_row(language, None))
     return View(_fit("\n\n".join(parts), MAX_TEXT), markup(rows))
+
+
+def referral_view(language: Language, link: str, stars: int, summary: ReferralSummary) -> View:
+    """The user's invitation link, the reward, and what their invitations brought."""
+    text = t(
+        language,
+        Msg.REFERRAL,
+        link=escape(link),
+        stars=stars,
+        invited=summary.invited,
+        rewarded=summary.rewarded,
+        earned=summary.stars,
+    )
+    return View(text, markup([back_menu_row(language, Nav(to=Screen.BALANCE))]))
+
+
+def ticket_text(
+    language: Language, user_id: int, name: str, payment: Payment, balance: Balance
+) -> str:
+    """A support request for the admins: who (``name`` escaped), the charge, the balance."""
+    return t(
+        language,
+        Msg.TICKET_FOR_ADMINS,
+        user_id=user_id,
+        name=name,
+        charge=escape(payment.charge_id),
+        stars=payment.stars,
+        credited=payment.credited,
+        state=payment.state.value,
+        when=payment.created_at.strftime("%d.%m.%Y %H:%M"),
+        available=balance.available,
+        held=balance.held,
+        debt=balance.debt,
+    )
 
 
 def settings_view(language: Language) -> View:

@@ -9,12 +9,22 @@ import typer
 
 from kiebot_cli.errors import fail
 from kiebot_cli.render import flows_of, model_card, model_json, model_row, models_table
-from kiebot_core.domain.catalog import Category
+from kiebot_core.domain.catalog import Category, ModelSpec
 
 if TYPE_CHECKING:
     from kiebot_cli.context import CliContext
 
 app = typer.Typer(help="Browse the model registry.", no_args_is_help=True)
+
+
+def known_model(context: CliContext, model_id: str) -> ModelSpec:
+    """The model ``model_id`` (enabled or not); else exit 2 naming up to 5 close ids."""
+    model = context.registry.get(model_id)
+    if model is None:
+        close = [m.id for m in context.registry.search(model_id.replace("/", " "))][:5]
+        hint = f"; did you mean: {', '.join(close)}" if close else ""
+        fail(context.err, f"no model {model_id!r}{hint}")
+    return model
 
 
 @app.command("list")
@@ -62,11 +72,7 @@ def show_model(
 ) -> None:
     """Show one model: inputs, allowed values, defaults and prices."""
     context: CliContext = ctx.obj
-    model = context.registry.get(model_id)
-    if model is None:
-        close = [m.id for m in context.registry.search(model_id.replace("/", " "))][:5]
-        hint = f"; did you mean: {', '.join(close)}" if close else ""
-        fail(context.err, f"no model {model_id!r}{hint}")
+    model = known_model(context, model_id)
     if as_json:
         context.out.print_json(
             json.dumps(

@@ -7,6 +7,7 @@ KiebotError                       reason: a ReasonCode
 ├── StorageUnavailableError       the store cannot be reached
 ├── ProviderError                 the generation provider failed (reason per instance)
 ├── DeliveryError                 a finished result could not be sent
+├── StarsError                    Telegram refused or failed a call on the bot's Stars
 └── SettingsError                 a required setting is missing or malformed
 """
 
@@ -124,6 +125,17 @@ class DeliveryError(KiebotError):
     """A finished result could not be sent to its user; ``detail`` is for logs."""
 
     reason: ClassVar[ReasonCode] = ReasonCode.DELIVERY_FAILED
+    detail: str
+
+
+@attrs.frozen
+class StarsError(KiebotError):
+    """Telegram refused a call on the bot's Stars account or could not be reached.
+
+    ``detail`` is Telegram's answer (``CHARGE_NOT_FOUND``…) or the transport failure, for
+    operators and logs; it never holds the bot token.
+    """
+
     detail: str
 
 

@@ -21,6 +21,8 @@ class JobKind(enum.StrEnum):
     DELIVER = "deliver"
     NOTIFY = "notify"
     """Tell the user a generation ended without a result."""
+    REFUND_NOTICE = "refund_notice"
+    """Tell the user an operator refunded a generation, and why."""
 
 
 @attrs.frozen(kw_only=True)

@@ -21,6 +21,7 @@ enforces unique keys settles a hold exactly once, whatever the interleaving.
 
 import enum
 from collections.abc import Iterable
+from datetime import datetime
 
 import attrs
 
@@ -76,6 +77,8 @@ class LedgerTransaction:
     entries: tuple[Entry, ...]
     reference: str
     """The business id behind it: a generation, a payment charge, a grant's reason."""
+    recorded_at: datetime | None = attrs.field(default=None, eq=False)
+    """When storage recorded it (None until it is read back from storage)."""
 
     def __attrs_post_init__(self) -> None:
         if sum(entry.amount for entry in self.entries) != 0:
@@ -187,6 +190,11 @@ def hold(
     )
 
 
+def settle_key(generation_id: str) -> IdempotencyKey:
+    """The key under which a generation's hold is settled (captured or released)."""
+    return _key("settle", generation_id)
+
+
 def capture(
     user_id: UserId, held: int, amount: int, generation_id: str
 ) -> LedgerTransaction | Rejected:
@@ -199,7 +207,7 @@ def capture(
         )
     return _transaction(
         LedgerKind.CAPTURE,
-        _key("settle", generation_id),
+        settle_key(generation_id),
         user_id,
         generation_id,
         Entry(AccountKind.HELD, -held),
@@ -214,7 +222,7 @@ def release(user_id: UserId, held: int, generation_id: str) -> LedgerTransaction
         return problem
     return _transaction(
         LedgerKind.RELEASE,
-        _key("settle", generation_id),
+        settle_key(generation_id),
         user_id,
         generation_id,
         Entry(AccountKind.HELD, -held),

@@ -124,6 +124,8 @@ class PaymentSettings:
         factory=lambda: parse_star_packages(DEFAULT_STAR_PACKAGES)
     )
     terms_version: int = 1
+    referral_stars: int = 10
+    """Stars an inviter gets when the user they invited first pays (0: no rewards)."""
 
     def package(self, stars: int) -> StarPackage | None:
         """The package of ``stars`` Stars, or None when none is on offer."""

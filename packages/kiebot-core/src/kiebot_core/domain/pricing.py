@@ -17,10 +17,12 @@ from kiebot_core.domain.catalog import (
     MediaKind,
     ModelSpec,
     PriceBasis,
+    PriceRow,
     Registry,
 )
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.reasons import ReasonCode
+from kiebot_core.domain.texts import Localized
 
 Stars = int
 """An amount of Telegram Stars (XTR): always an integer."""
@@ -292,9 +294,71 @@ def cheapest_for_flow(
     return min(priced, key=lambda pair: (pair[1].credits, pair[0].id), default=None)
 
 
+@attrs.frozen
+class PriceLine:
+    """One row of a model's price table: its rate in KIE credits and in Stars."""
+
+    when: Mapping[str, tuple[JsonValue, ...]]
+    """The values the row applies to, each key one of its alternatives (empty: always)."""
+    credits: Decimal
+    """KIE credits per unit of the model's ``PriceSpec.basis`` (exact)."""
+    stars: Stars
+    """``credits`` in Stars with the settings the line was made with."""
+
+
+def price_lines(model: ModelSpec, settings: PriceSettings) -> tuple[PriceLine, ...]:
+    """Every row of ``model``'s price table, in table order.
+
+    A flat rate is one line with an empty ``when``; a model without a price has none.
+    """
+    price = model.price
+    rows = price.rows or (() if price.credits is None else (PriceRow({}, price.credits),))
+    return tuple(PriceLine(row.when, row.credits, settings.to_stars(row.credits)) for row in rows)
+
+
 def starting_price(model: ModelSpec, settings: PriceSettings) -> Stars | None:
     """The "from N ⭐" figure: the cheapest row (or the flat rate) for one unit of output."""
-    rates = [row.credits for row in model.price.rows] or (
-        [model.price.credits] if model.price.credits is not None else []
-    )
-    return settings.to_stars(min(rates)) if rates else None
+    return min((line.stars for line in price_lines(model, settings)), default=None)
+
+
+@attrs.frozen
+class Alternative:
+    """A cheaper model for a flow, and its "from N ⭐" price."""
+
+    flow: str
+    flow_title: Localized
+    model: ModelSpec
+    stars: Stars
+
+
+_WHOLE_RUN_BASES = frozenset({PriceBasis.RUN, PriceBasis.OUTPUT})
+
+
+def cheaper_alternative(
+    registry: Registry, model: ModelSpec, current: Quote, settings: PriceSettings
+) -> Alternative | None:
+    """The cheapest other model of ``model``'s main flow whose starting price is below ``current``.
+
+    Candidates are enabled and have that flow as their own main flow (a model doing it as an
+    extra mode may have its cheapest row in another mode); ties go to the more popular one;
+    None when no candidate is cheaper. Only comparable prices are compared: ``current`` must be
+    exact (an upper bound may be far above what the run will cost), and candidates are priced
+    per run or per output, whose starting price is the price of a whole run (a per-second,
+    per-megapixel or per-1000-characters one is not, and would promise a saving the run may
+    not give).
+    """
+    if current.is_upper_bound:
+        return None
+    flow = model.flow
+    priced = [
+        (candidate, stars)
+        for candidate in registry.by_flow(flow)
+        if candidate.flow == flow
+        and candidate.id != model.id
+        and candidate.price.basis in _WHOLE_RUN_BASES
+        and (stars := starting_price(candidate, settings)) is not None
+    ]
+    best = min(priced, key=lambda pair: pair[1], default=None)
+    if best is None or best[1] >= current.stars:
+        return None
+    return Alternative(flow, registry.flow_titles[flow], best[0], best[1])

@@ -57,6 +57,12 @@ class ReasonCode(enum.StrEnum):
     ORDER_EXPIRED = "order_expired"
     REFUND_NOT_ALLOWED = "refund_not_allowed"
     TERMS_CHANGED = "terms_changed"
+    # promotions
+    PROMO_UNKNOWN = "promo_unknown"
+    PROMO_EXPIRED = "promo_expired"
+    PROMO_USED_UP = "promo_used_up"
+    PROMO_ALREADY_REDEEMED = "promo_already_redeemed"
+    REFERRAL_REFUSED = "referral_refused"
     # us
     PRICE_UNKNOWN = "price_unknown"
     CONFIGURATION_ERROR = "configuration_error"
@@ -130,6 +136,11 @@ POLICY: Mapping[ReasonCode, ReasonPolicy] = {
     ReasonCode.ORDER_EXPIRED: _FIX,
     ReasonCode.REFUND_NOT_ALLOWED: _FINAL,
     ReasonCode.TERMS_CHANGED: _FIX,
+    ReasonCode.PROMO_UNKNOWN: _FIX,
+    ReasonCode.PROMO_EXPIRED: _FINAL,
+    ReasonCode.PROMO_USED_UP: _FINAL,
+    ReasonCode.PROMO_ALREADY_REDEEMED: _FINAL,
+    ReasonCode.REFERRAL_REFUSED: _FINAL,
     ReasonCode.PRICE_UNKNOWN: _OPERATOR,
     ReasonCode.CONFIGURATION_ERROR: _OPERATOR,
     ReasonCode.STORAGE_ERROR: ReasonPolicy(Remedy.RETRY, alert_operator=True),

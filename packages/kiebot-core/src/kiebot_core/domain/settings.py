@@ -3,9 +3,11 @@
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
+from kiebot_core.domain.catalog import Registry
 from kiebot_core.domain.errors import SettingsError
 from kiebot_core.domain.payments import DEFAULT_STAR_PACKAGES, PaymentSettings, parse_star_packages
 from kiebot_core.domain.pricing import PriceSettings
+from kiebot_core.domain.promotions import FreeTier, cheapest_image_model
 
 
 def _decimal(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
@@ -44,7 +46,8 @@ def payment_settings_from_env(env: Mapping[str, str]) -> PaymentSettings:
     """Payment settings from the environment.
 
     ``KIEBOT_STAR_PACKAGES`` ["50,100:5,250:10,500:15,1000:20": ``amount[:bonus%]`` items] and
-    ``KIEBOT_TERMS_VERSION`` [1]. Raises ``SettingsError`` naming a malformed variable.
+    ``KIEBOT_TERMS_VERSION`` [1], ``KIEBOT_REFERRAL_STARS`` [10]. Raises ``SettingsError``
+    naming a malformed variable.
     """
     raw = (env.get("KIEBOT_STAR_PACKAGES") or "").strip() or DEFAULT_STAR_PACKAGES
     try:
@@ -56,4 +59,47 @@ def payment_settings_from_env(env: Mapping[str, str]) -> PaymentSettings:
         raise SettingsError(
             "KIEBOT_TERMS_VERSION", f"expected a whole number >= 1, got {version!r}"
         )
-    return PaymentSettings(packages=packages, terms_version=int(version))
+    return PaymentSettings(
+        packages=packages,
+        terms_version=int(version),
+        referral_stars=whole_number(env, "KIEBOT_REFERRAL_STARS", 10),
+    )
+
+
+def whole_number(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    """The whole number in ``env[name]`` (``default`` when unset or blank).
+
+    Raises ``SettingsError`` naming ``name`` for anything else or a value below ``minimum``.
+    """
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"expected a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(name, f"must be at least {minimum}")
+    return value
+
+
+def free_tier_from_env(
+    env: Mapping[str, str], registry: Registry, prices: PriceSettings
+) -> FreeTier:
+    """The free tier from the environment.
+
+    ``KIEBOT_FREE_DAILY`` [3] free runs a UTC day on ``KIEBOT_FREE_MODELS`` (comma-separated
+    model ids) [the cheapest enabled image model]. Raises ``SettingsError`` for a malformed
+    count or a model that is unknown or disabled.
+    """
+    daily = whole_number(env, "KIEBOT_FREE_DAILY", 3)
+    raw = (env.get("KIEBOT_FREE_MODELS") or "").strip()
+    if not raw:
+        cheapest = cheapest_image_model(registry.enabled(), prices)
+        return FreeTier(daily, frozenset({cheapest} if cheapest else ()))
+    models = frozenset(item.strip() for item in raw.split(",") if item.strip())
+    for model_id in sorted(models):
+        model = registry.get(model_id)
+        if model is None or not model.enabled:
+            raise SettingsError("KIEBOT_FREE_MODELS", f"{model_id} is not an enabled model")
+    return FreeTier(daily, models)

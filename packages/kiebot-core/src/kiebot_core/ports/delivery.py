@@ -19,3 +19,7 @@ class ResultDelivery(Protocol):
     async def report_failure(self, generation: Generation) -> None:
         """Tell the user that a generation ended failed or cancelled, with its reason's text."""
         ...
+
+    async def report_refund(self, generation: Generation, stars: int, reason: str) -> None:
+        """Tell the user ``stars`` of a generation's charge are back on their balance, and why."""
+        ...

@@ -7,7 +7,7 @@ Repositories return domain objects and raise only core errors (``DuplicateError`
 """
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -27,7 +27,9 @@ from kiebot_core.domain.ids import (
 )
 from kiebot_core.domain.jobs import Job
 from kiebot_core.domain.ledger import Balance, LedgerTransaction
+from kiebot_core.domain.margin import ModelMargin
 from kiebot_core.domain.payments import Order, Payment
+from kiebot_core.domain.promotions import PromoCode, ReferralSummary
 from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.users import User
 
@@ -129,6 +131,13 @@ class PaymentRepository(Protocol):
 
     async def for_user(self, user_id: UserId, *, limit: int) -> list[Payment]:
         """Up to ``limit`` of the user's payments, newest first (then by charge id, descending)."""
+        ...
+
+    async def recent(self, *, limit: int | None = None) -> list[Payment]:
+        """Up to ``limit`` payments of every user, newest first (then by charge id, descending).
+
+        Every payment when ``limit`` is None.
+        """
         ...
 
 
@@ -280,6 +289,77 @@ class JobRepository(Protocol):
         ...
 
 
+class FreeRunRepository(Protocol):
+    """Free-tier runs taken per user and UTC day."""
+
+    async def used(self, user_id: UserId, day: date) -> int:
+        """How many free runs the user has taken on ``day``."""
+        ...
+
+    async def take(self, user_id: UserId, day: date, *, daily: int) -> bool:
+        """Take one of the ``daily`` free runs of ``day``; False (no change) when none is left.
+
+        Exact under concurrency: concurrent takes never exceed ``daily``.
+        """
+        ...
+
+    async def give_back(self, user_id: UserId, day: date) -> None:
+        """Return one free run taken on ``day`` (the count never goes below zero)."""
+        ...
+
+
+class PromoRepository(Protocol):
+    """Promo codes and who redeemed them."""
+
+    async def add(self, promo: PromoCode) -> bool:
+        """Create a code; False (and no change) when the code exists."""
+        ...
+
+    async def get(self, code: str) -> PromoCode | None:
+        """The code, or None."""
+        ...
+
+    async def all(self) -> list[PromoCode]:
+        """Every code, newest first."""
+        ...
+
+    async def is_redeemed(self, code: str, user_id: UserId) -> bool:
+        """True when the user has redeemed the code."""
+        ...
+
+    async def redeem(self, code: str, user_id: UserId, at: datetime) -> bool:
+        """Record the user's redemption and count a use; False (no change) if it cannot.
+
+        It cannot when the user redeemed the code before or no use is left. Exact under
+        concurrency: never more than ``max_uses`` redemptions, never two by one user.
+        """
+        ...
+
+
+class ReferralRepository(Protocol):
+    """Rewards for inviting users."""
+
+    async def reward(self, invited: UserId, referrer: UserId, stars: int, at: datetime) -> bool:
+        """Record the reward for inviting ``invited``; False (no change) if it was recorded."""
+        ...
+
+    async def summary(self, referrer: UserId) -> ReferralSummary:
+        """Users ``referrer`` invited, how many of them were rewarded, and the Stars earned."""
+        ...
+
+
+class ReportRepository(Protocol):
+    """Read-only figures for operators."""
+
+    async def margin(self, since: datetime) -> list[ModelMargin]:
+        """Per model, the generations delivered since ``since``; sorted by model id.
+
+        Each row has the Stars kept (captures minus refunds), the credits quoted and the
+        credits KIE reported.
+        """
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository."""
 
@@ -341,6 +421,26 @@ class UnitOfWork(Protocol):
     @property
     def jobs(self) -> JobRepository:
         """Durable jobs."""
+        ...
+
+    @property
+    def free_runs(self) -> FreeRunRepository:
+        """Free-tier counters."""
+        ...
+
+    @property
+    def promos(self) -> PromoRepository:
+        """Promo codes."""
+        ...
+
+    @property
+    def referrals(self) -> ReferralRepository:
+        """Referral rewards."""
+        ...
+
+    @property
+    def reports(self) -> ReportRepository:
+        """Operator reports."""
         ...
 
     async def commit(self) -> None:

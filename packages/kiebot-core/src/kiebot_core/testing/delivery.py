@@ -9,10 +9,11 @@ from kiebot_core.ports.delivery import ResultDelivery
 
 @attrs.define
 class RecordingDelivery(ResultDelivery):
-    """Records deliveries and failure reports; raises ``fail_with`` once per item queued."""
+    """Records deliveries, failure and refund notices; raises ``fail_with`` once per item."""
 
     delivered: list[Generation] = attrs.field(factory=list)
     failures: list[Generation] = attrs.field(factory=list)
+    refunds: list[tuple[Generation, int, str]] = attrs.field(factory=list)
     fail_with: list[KiebotError] = attrs.field(factory=list)
 
     async def deliver(self, generation: Generation) -> tuple[str, ...]:
@@ -25,3 +26,6 @@ class RecordingDelivery(ResultDelivery):
 
     async def report_failure(self, generation: Generation) -> None:
         self.failures.append(generation)
+
+    async def report_refund(self, generation: Generation, stars: int, reason: str) -> None:
+        self.refunds.append((generation, stars, reason))

@@ -7,7 +7,7 @@ which replaces the shared state only on ``commit``: rollback semantics match Pos
 
 import asyncio
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -16,7 +16,7 @@ import attrs
 from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease
 from kiebot_core.domain.errors import DuplicateError, NotFoundError, StaleWriteError
 from kiebot_core.domain.favorites import Favorite
-from kiebot_core.domain.generation import Generation
+from kiebot_core.domain.generation import Generation, GenerationState
 from kiebot_core.domain.ids import (
     CorrelationId,
     FavoriteId,
@@ -29,8 +29,10 @@ from kiebot_core.domain.ids import (
     UserId,
 )
 from kiebot_core.domain.jobs import CLAIM_TIMEOUT, Job
-from kiebot_core.domain.ledger import Balance, LedgerTransaction
+from kiebot_core.domain.ledger import AccountKind, Balance, LedgerTransaction
+from kiebot_core.domain.margin import DeliveredRun, ModelMargin, margins
 from kiebot_core.domain.payments import Order, Payment
+from kiebot_core.domain.promotions import PromoCode, ReferralSummary
 from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.users import User
 from kiebot_core.ports.runtime import Clock, SystemClock
@@ -38,6 +40,7 @@ from kiebot_core.ports.storage import (
     ConversationRepository,
     EventRepository,
     FavoriteRepository,
+    FreeRunRepository,
     GenerationRepository,
     InboxRepository,
     JobRepository,
@@ -46,6 +49,9 @@ from kiebot_core.ports.storage import (
     ModelToggleRepository,
     OrderRepository,
     PaymentRepository,
+    PromoRepository,
+    ReferralRepository,
+    ReportRepository,
     UnitOfWork,
     UnitOfWorkFactory,
     UserRepository,
@@ -70,6 +76,10 @@ class _State:
     jobs: dict[JobId, Job] = attrs.field(factory=dict)
     job_keys: dict[str, JobId] = attrs.field(factory=dict)
     claims: dict[JobId, datetime] = attrs.field(factory=dict)
+    free_runs: dict[tuple[UserId, date], int] = attrs.field(factory=dict)
+    promos: dict[str, PromoCode] = attrs.field(factory=dict)
+    redemptions: set[tuple[str, UserId]] = attrs.field(factory=set)
+    referral_rewards: dict[UserId, tuple[UserId, int]] = attrs.field(factory=dict)
 
     def copy(self) -> "_State":
         # Values are frozen, so copying the containers is a full snapshot.
@@ -174,6 +184,7 @@ class MemoryLedgerRepository(LedgerRepository):
     """Ledger transactions in insertion order, with cached balances."""
 
     _state: _State
+    _clock: Clock
 
     async def balance(self, user_id: UserId) -> Balance:
         return self._state.balances.get(user_id, Balance())
@@ -186,7 +197,8 @@ class MemoryLedgerRepository(LedgerRepository):
             after = (await self.balance(transaction.user_id)).apply(transaction)
         except ValueError as error:
             raise StaleWriteError("ledger", transaction.key) from error
-        self._state.ledger[transaction.key] = transaction
+        recorded = attrs.evolve(transaction, recorded_at=self._clock.now())
+        self._state.ledger[transaction.key] = recorded
         self._state.balances[transaction.user_id] = after
         return transaction
 
@@ -220,8 +232,15 @@ class MemoryPaymentRepository(PaymentRepository):
 
     async def for_user(self, user_id: UserId, *, limit: int) -> list[Payment]:
         mine = [p for p in self._state.payments.values() if p.user_id == user_id]
-        mine.sort(key=lambda p: (p.created_at, p.charge_id), reverse=True)
-        return mine[: max(limit, 0)]
+        return self._newest(mine, limit)
+
+    async def recent(self, *, limit: int | None = None) -> list[Payment]:
+        return self._newest(list(self._state.payments.values()), limit)
+
+    @staticmethod
+    def _newest(payments: list[Payment], limit: int | None) -> list[Payment]:
+        payments.sort(key=lambda p: (p.created_at, p.charge_id), reverse=True)
+        return payments if limit is None else payments[: max(limit, 0)]
 
 
 @attrs.define
@@ -429,6 +448,104 @@ class MemoryJobRepository(JobRepository):
         self._state.claims.pop(job_id, None)
 
 
+@attrs.define
+class MemoryFreeRunRepository(FreeRunRepository):
+    """Free runs per (user, day)."""
+
+    _state: _State
+
+    async def used(self, user_id: UserId, day: date) -> int:
+        return self._state.free_runs.get((user_id, day), 0)
+
+    async def take(self, user_id: UserId, day: date, *, daily: int) -> bool:
+        used = await self.used(user_id, day)
+        if used >= daily:
+            return False
+        self._state.free_runs[user_id, day] = used + 1
+        return True
+
+    async def give_back(self, user_id: UserId, day: date) -> None:
+        used = await self.used(user_id, day)
+        if used > 0:
+            self._state.free_runs[user_id, day] = used - 1
+
+
+@attrs.define
+class MemoryPromoRepository(PromoRepository):
+    """Promo codes by code, and (code, user) redemptions."""
+
+    _state: _State
+
+    async def add(self, promo: PromoCode) -> bool:
+        if promo.code in self._state.promos:
+            return False
+        self._state.promos[promo.code] = promo
+        return True
+
+    async def get(self, code: str) -> PromoCode | None:
+        return self._state.promos.get(code)
+
+    async def all(self) -> list[PromoCode]:
+        return sorted(
+            self._state.promos.values(), key=lambda p: (p.created_at, p.code), reverse=True
+        )
+
+    async def is_redeemed(self, code: str, user_id: UserId) -> bool:
+        return (code, user_id) in self._state.redemptions
+
+    async def redeem(self, code: str, user_id: UserId, at: datetime) -> bool:
+        del at  # redemptions keep no time in memory
+        promo = self._state.promos.get(code)
+        if promo is None or (code, user_id) in self._state.redemptions or promo.uses_left == 0:
+            return False
+        self._state.redemptions.add((code, user_id))
+        self._state.promos[code] = attrs.evolve(promo, uses=promo.uses + 1)
+        return True
+
+
+@attrs.define
+class MemoryReferralRepository(ReferralRepository):
+    """Rewards by invited user."""
+
+    _state: _State
+
+    async def reward(self, invited: UserId, referrer: UserId, stars: int, at: datetime) -> bool:
+        del at  # rewards keep no time in memory
+        if invited in self._state.referral_rewards:
+            return False
+        self._state.referral_rewards[invited] = (referrer, stars)
+        return True
+
+    async def summary(self, referrer: UserId) -> ReferralSummary:
+        invited = sum(1 for u in self._state.users.values() if u.referrer_id == referrer)
+        rewards = [s for r, s in self._state.referral_rewards.values() if r == referrer]
+        return ReferralSummary(invited=invited, rewarded=len(rewards), stars=sum(rewards))
+
+
+@attrs.define
+class MemoryReportRepository(ReportRepository):
+    """Reports computed from the other collections."""
+
+    _state: _State
+
+    async def margin(self, since: datetime) -> list[ModelMargin]:
+        kept: dict[str, int] = {}
+        for transaction in self._state.ledger.values():
+            kept[transaction.reference] = kept.get(
+                transaction.reference, 0
+            ) + transaction.amount_of(AccountKind.REVENUE)
+        return margins(
+            DeliveredRun(
+                model_id=g.model_id,
+                credits=g.credits,
+                credits_consumed=g.credits_consumed,
+                stars=kept.get(g.id, 0),
+            )
+            for g in self._state.generations.values()
+            if g.state is GenerationState.SUCCEEDED and g.created_at >= since
+        )
+
+
 class MemoryUnitOfWork(UnitOfWork):
     """One transaction over a ``MemoryDatabase``."""
 
@@ -446,7 +563,7 @@ class MemoryUnitOfWork(UnitOfWork):
 
     @property
     def ledger(self) -> MemoryLedgerRepository:
-        return MemoryLedgerRepository(self._state)
+        return MemoryLedgerRepository(self._state, self._database.clock)
 
     @property
     def payments(self) -> MemoryPaymentRepository:
@@ -483,6 +600,22 @@ class MemoryUnitOfWork(UnitOfWork):
     @property
     def jobs(self) -> MemoryJobRepository:
         return MemoryJobRepository(self._state, self._database.clock)
+
+    @property
+    def free_runs(self) -> MemoryFreeRunRepository:
+        return MemoryFreeRunRepository(self._state)
+
+    @property
+    def promos(self) -> MemoryPromoRepository:
+        return MemoryPromoRepository(self._state)
+
+    @property
+    def referrals(self) -> MemoryReferralRepository:
+        return MemoryReferralRepository(self._state)
+
+    @property
+    def reports(self) -> MemoryReportRepository:
+        return MemoryReportRepository(self._state)
 
     async def commit(self) -> None:
         self._database.state = self._state

@@ -29,9 +29,10 @@ from kiebot_core.domain.errors import (
 from kiebot_core.domain.generation import Deadlines, Generation, GenerationState
 from kiebot_core.domain.ids import CorrelationId, GenerationId, JobId, ProviderTaskId, UserId
 from kiebot_core.domain.jobs import Job, JobKind
-from kiebot_core.domain.ledger import capture, hold, release
+from kiebot_core.domain.ledger import AccountKind, capture, hold, refund, release, settle_key
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.pricing import MediaFacts, PriceSettings, Quote, quote
+from kiebot_core.domain.promotions import FreeAllowance, FreeTier, free_day
 from kiebot_core.domain.reasons import POLICY, ReasonCode, Remedy
 from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.validation import NormalizedInput, normalize
@@ -57,6 +58,8 @@ class PipelineSettings:
     deadlines: Deadlines = attrs.Factory(Deadlines)
     bill_users: bool = True
     """False in the CLI: the developer pays KIE directly, no Stars are held."""
+    free_tier: FreeTier = attrs.Factory(FreeTier)
+    """Free runs a day on some models (only when billing users)."""
     max_concurrent: int = 3
     """Unfinished generations one user may have at once."""
     callback_url: str | None = None
@@ -96,6 +99,8 @@ class GenerationStarted:
     generation_id: GenerationId
     quote: Quote
     input: NormalizedInput
+    is_free: bool = False
+    """True when a free-tier run paid for it (nothing was held)."""
 
 
 @attrs.frozen
@@ -184,7 +189,9 @@ async def start_generation(
 
     Rejects with the reason of the first problem: an unknown or disabled model, an invalid or
     missing input (named), a banned user, too many running generations, a short balance or
-    debt. Nothing is stored and nothing is sent to the provider when it rejects.
+    debt. Nothing is stored and nothing is sent to the provider when it rejects. A model of the
+    free tier uses one of the day's free runs while any is left (taken in this transaction, so
+    concurrent starts never overdraw it); otherwise the price is held.
     """
     quoted = await quote_generation(pipeline, command.model_id, command.answers, command.facts)
     if isinstance(quoted, Rejected):
@@ -200,8 +207,8 @@ async def start_generation(
         running = await uow.generations.unfinished(user_id=command.user_id)
         if len(running) >= settings.max_concurrent:
             return Rejected(ReasonCode.TOO_MANY_GENERATIONS, detail=f"{len(running)} running")
-        held = 0
-        if settings.bill_users:
+        held, is_free = 0, await _take_free_run(pipeline, uow, command.user_id, model.id)
+        if settings.bill_users and not is_free:
             balance = await uow.ledger.balance(command.user_id)
             planned = hold(balance, command.user_id, price.stars, generation_id)
             if isinstance(planned, Rejected):
@@ -220,14 +227,39 @@ async def start_generation(
             now=now,
             deadlines=settings.deadlines,
             held=held,
+            is_free=is_free,
         )
         await uow.generations.add(generation)
         await uow.jobs.enqueue(_job(pipeline, JobKind.SUBMIT, generation, now))
         await uow.events.append(
-            _event(generation, "generation.started", now, stars=price.stars, held=held)
+            _event(
+                generation, "generation.started", now, stars=price.stars, held=held, free=is_free
+            )
         )
         await uow.commit()
-    return GenerationStarted(generation_id, price, normalized)
+    return GenerationStarted(generation_id, price, normalized, is_free=is_free)
+
+
+async def _take_free_run(
+    pipeline: Pipeline, uow: UnitOfWork, user_id: UserId, model_id: str
+) -> bool:
+    tier = pipeline.settings.free_tier
+    if not pipeline.settings.bill_users or not tier.covers(model_id):
+        return False
+    day = free_day(pipeline.clock.now())
+    return await uow.free_runs.take(user_id, day, daily=tier.daily)
+
+
+async def free_runs_left(
+    pipeline: Pipeline, user_id: UserId, model_id: str
+) -> FreeAllowance | None:
+    """The user's free runs left today for ``model_id``; None when its runs are never free."""
+    tier = pipeline.settings.free_tier
+    if not pipeline.settings.bill_users or not tier.covers(model_id):
+        return None
+    async with pipeline.uow() as uow:
+        used = await uow.free_runs.used(user_id, free_day(pipeline.clock.now()))
+    return FreeAllowance(left=max(0, tier.daily - used), daily=tier.daily)
 
 
 async def _fail(
@@ -247,6 +279,8 @@ async def _settle_end(pipeline: Pipeline, uow: UnitOfWork, ended: Generation, de
         planned = release(ended.user_id, ended.held, ended.id)
         if not isinstance(planned, Rejected):
             await uow.ledger.append(planned)
+    if ended.is_free:
+        await uow.free_runs.give_back(ended.user_id, free_day(ended.created_at))
     await uow.jobs.enqueue(_job(pipeline, JobKind.NOTIFY, ended, now))
     await uow.events.append(_event(ended, f"generation.{ended.state}", now, detail=detail))
 
@@ -480,11 +514,25 @@ async def _notify(pipeline: Pipeline, job: Job, generation: Generation) -> JobOu
     return Done()
 
 
+async def _notify_refund(pipeline: Pipeline, job: Job, generation: Generation) -> JobOutcome:
+    refunded = job.payload.get("stars")
+    reason = job.payload.get("reason")
+    if not isinstance(refunded, int) or not isinstance(reason, str):
+        return Done()
+    try:
+        await pipeline.delivery.report_refund(generation, refunded, reason)
+    except DeliveryError:
+        if job.attempts < pipeline.settings.max_attempts:
+            return RunAgainAt(_backoff(pipeline, job.attempts))
+    return Done()
+
+
 _STEPS = {
     JobKind.SUBMIT: _submit,
     JobKind.TRACK: _track,
     JobKind.DELIVER: _deliver,
     JobKind.NOTIFY: _notify,
+    JobKind.REFUND_NOTICE: _notify_refund,
 }
 
 
@@ -611,3 +659,52 @@ async def resume_unfinished(pipeline: Pipeline) -> int:
             queued += await uow.jobs.enqueue(job)
         await uow.commit()
     return queued
+
+
+@attrs.frozen
+class GenerationRefunded:
+    """A generation's charge returned to the balance (``is_new`` False: it was already)."""
+
+    generation: Generation
+    stars: int
+    is_new: bool
+
+
+async def refund_generation(
+    pipeline: Pipeline, generation_id: GenerationId, reason: str
+) -> GenerationRefunded | Rejected:
+    """Give a delivered generation's charge back to the user's balance, and tell them why.
+
+    Once per generation (ledger key ``refund:<generation>``); the notice is a durable job.
+    ``REFUND_NOT_ALLOWED`` for an unknown generation or one that was not charged.
+    """
+    async with pipeline.uow() as uow:
+        generation = await uow.generations.get(generation_id)
+        if generation is None:
+            return Rejected(ReasonCode.REFUND_NOT_ALLOWED, detail=f"no generation {generation_id}")
+        settled = await uow.ledger.get(settle_key(generation.id))
+        charged = 0 if settled is None else settled.amount_of(AccountKind.REVENUE)
+        if charged <= 0:
+            return Rejected(
+                ReasonCode.REFUND_NOT_ALLOWED, detail=f"{generation_id} was not charged"
+            )
+        planned = refund(generation.user_id, charged, generation.id)
+        if isinstance(planned, Rejected):
+            return planned
+        existing = await uow.ledger.get(planned.key)
+        if existing is not None:
+            return GenerationRefunded(generation, charged, is_new=False)
+        await uow.ledger.append(planned)
+        now = pipeline.clock.now()
+        notice = attrs.evolve(
+            _job(pipeline, JobKind.REFUND_NOTICE, generation, now),
+            payload={"generation_id": generation.id, "stars": charged, "reason": reason},
+        )
+        if not await uow.jobs.enqueue(notice):
+            # A concurrent refund of the same generation got here first.
+            return GenerationRefunded(generation, charged, is_new=False)
+        await uow.events.append(
+            _event(generation, "generation.refunded", now, stars=charged, reason=reason)
+        )
+        await uow.commit()
+    return GenerationRefunded(generation, charged, is_new=True)

@@ -11,6 +11,9 @@ The flow a shell drives:
 4. ``refund_purchase`` says whether the user may refund a purchase; after Telegram refunded it
    (``refundStarPayment``, or a ``refunded_payment`` Telegram forced), ``record_purchase_refund``
    books it: the balance goes down by what the purchase credited, any shortfall is debt.
+
+Operators: ``refund_charge`` refunds any charge at Telegram and books it the same way;
+``reconcile_payments`` compares the store with Telegram's record of the bot's Stars.
 """
 
 from contextlib import suppress
@@ -19,7 +22,7 @@ import attrs
 
 from kiebot_core.domain.errors import StaleWriteError
 from kiebot_core.domain.ids import OrderId, PaymentChargeId, UserId
-from kiebot_core.domain.ledger import Balance, purchase, purchase_refund
+from kiebot_core.domain.ledger import Balance, grant, purchase, purchase_refund
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.payments import (
     Order,
@@ -30,9 +33,12 @@ from kiebot_core.domain.payments import (
     pre_checkout_problem,
     refund_problem,
 )
+from kiebot_core.domain.promotions import referral_reference
 from kiebot_core.domain.reasons import ReasonCode
+from kiebot_core.domain.reconciliation import Mismatch, reconcile
 from kiebot_core.domain.users import User
 from kiebot_core.ports.runtime import Clock, IdFactory
+from kiebot_core.ports.stars import StarsAccount
 from kiebot_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 
 _ATTEMPTS = 5
@@ -50,12 +56,24 @@ class Payments:
 
 
 @attrs.frozen
+class ReferralReward:
+    """The Stars an inviter received because the user they invited first paid."""
+
+    referrer_id: UserId
+    stars: int
+
+
+@attrs.frozen
 class PaymentRegistered:
-    """A payment registered (``is_new``) or found already registered, and the balance now."""
+    """A payment registered (``is_new``) or found already registered, and the balance now.
+
+    ``reward`` is the inviter's reward this payment paid out, if any.
+    """
 
     payment: Payment
     balance: Balance
     is_new: bool
+    reward: ReferralReward | None = None
 
 
 @attrs.frozen
@@ -65,6 +83,15 @@ class PurchaseRefunded:
     payment: Payment
     balance: Balance
     is_new: bool
+
+
+@attrs.frozen
+class ChargeRefunded:
+    """An operator's refund: ``refunded_now`` is False when Telegram had refunded it before."""
+
+    booked: PurchaseRefunded
+    """The ledger's side (``booked.is_new`` is False when it was booked before)."""
+    refunded_now: bool
 
 
 @attrs.frozen
@@ -204,14 +231,34 @@ async def _register_once(
             return await _known(uow, stored)
         balance = await uow.ledger.balance(user_id)
         planned = purchase(balance, user_id, payment.credited, charge_id)
+        reward = None
         if isinstance(planned, Rejected):
             payment = attrs.evolve(payment, state=PaymentState.FAILED)
             await uow.payments.save(payment)
         else:
             await uow.ledger.append(planned)
+            reward = await _reward_inviter(payments, uow, user_id)
         balance = await uow.ledger.balance(user_id)
         await uow.commit()
-    return PaymentRegistered(payment, balance, is_new=True)
+    return PaymentRegistered(payment, balance, is_new=True, reward=reward)
+
+
+async def _reward_inviter(
+    payments: Payments, uow: UnitOfWork, invited: UserId
+) -> ReferralReward | None:
+    """Reward the user who invited ``invited``, once per invited user (their first payment)."""
+    stars = payments.settings.referral_stars
+    user = await uow.users.get(invited)
+    if stars <= 0 or user is None or user.referrer_id is None:
+        return None
+    referrer = user.referrer_id
+    if not await uow.referrals.reward(invited, referrer, stars, payments.clock.now()):
+        return None
+    planned = grant(referrer, stars, referral_reference(invited))
+    if isinstance(planned, Rejected):
+        return None
+    await uow.ledger.append(planned)
+    return ReferralReward(referrer, stars)
 
 
 async def _known(uow: UnitOfWork, payment: Payment) -> PaymentRegistered:
@@ -281,3 +328,39 @@ async def _refund_once(
         balance = await uow.ledger.balance(user_id)
         await uow.commit()
     return PurchaseRefunded(payment, balance, is_new=True)
+
+
+async def refund_charge(
+    payments: Payments, account: StarsAccount, charge_id: PaymentChargeId
+) -> ChargeRefunded | Rejected:
+    """Refund a charge as the operator: at Telegram, then in the ledger, each exactly once.
+
+    Neither the refund window nor the unspent balance limits it: what was already spent becomes
+    the user's debt (never a negative balance). Asking again is safe: Telegram's
+    ``CHARGE_ALREADY_REFUNDED`` counts as refunded, and ``record_purchase_refund`` books at most
+    once. ``PAYMENT_INVALID`` for a charge the store does not have. Raises ``StarsError`` when
+    Telegram refuses or cannot be reached; nothing is booked then.
+    """
+    async with payments.uow() as uow:
+        payment = await uow.payments.get(charge_id)
+    if payment is None:
+        return Rejected(ReasonCode.PAYMENT_INVALID, detail=f"no payment {charge_id}")
+    refunded_now = await account.refund(payment.user_id, charge_id)
+    booked = await record_purchase_refund(payments, payment.user_id, charge_id)
+    if isinstance(booked, Rejected):
+        return booked
+    return ChargeRefunded(booked, refunded_now=refunded_now)
+
+
+async def reconcile_payments(payments: Payments, account: StarsAccount) -> list[Mismatch]:
+    """Every difference between the stored payments and Telegram's record; changes nothing.
+
+    See ``kiebot_core.domain.reconciliation.reconcile``. Raises ``StarsError`` when Telegram
+    cannot be read.
+    """
+    # Telegram's pages first, the store in one read right after: only a payment made in
+    # between can show as a passing mismatch (a rerun clears it).
+    telegram = await account.transactions()
+    async with payments.uow() as uow:
+        stored = await uow.payments.recent()
+    return reconcile(stored, telegram)

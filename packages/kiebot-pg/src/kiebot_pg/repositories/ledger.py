@@ -17,7 +17,8 @@ from kiebot_pg.pool import PgConnection
 from kiebot_pg.rows import balance_from_row, entry_arrays, ledger_transaction_from_row
 
 _SELECT = """
-    SELECT t.idempotency_key, t.kind, t.user_id, t.reference, e.accounts, e.amounts
+    SELECT t.idempotency_key, t.kind, t.user_id, t.reference, t.created_at, e.accounts,
+           e.amounts
     FROM ledger_transactions AS t
     CROSS JOIN LATERAL (
         SELECT coalesce(array_agg(account ORDER BY position), '{}') AS accounts,

@@ -26,6 +26,9 @@ _FOR_USER = """
     SELECT * FROM payments WHERE user_id = $1
     ORDER BY created_at DESC, charge_id DESC LIMIT $2
 """
+_RECENT = """
+    SELECT * FROM payments ORDER BY created_at DESC, charge_id DESC LIMIT $1
+"""
 
 
 @attrs.frozen
@@ -55,4 +58,10 @@ class PgPaymentRepository(PaymentRepository):
     async def for_user(self, user_id: UserId, *, limit: int) -> list[Payment]:
         with translated("payment", f"user {user_id}"):
             rows = await self._connection.fetch(_FOR_USER, user_id, max(limit, 0))
+        return [payment_from_row(row) for row in rows]
+
+    async def recent(self, *, limit: int | None = None) -> list[Payment]:
+        with translated("payment", "recent"):
+            # LIMIT NULL is LIMIT ALL in PostgreSQL.
+            rows = await self._connection.fetch(_RECENT, None if limit is None else max(limit, 0))
         return [payment_from_row(row) for row in rows]

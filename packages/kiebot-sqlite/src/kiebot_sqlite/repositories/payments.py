@@ -25,6 +25,9 @@ _FOR_USER = """
     SELECT * FROM payments WHERE user_id = ?
     ORDER BY created_at DESC, charge_id DESC LIMIT ?
 """
+_RECENT = """
+    SELECT * FROM payments ORDER BY created_at DESC, charge_id DESC LIMIT ?
+"""
 
 
 @attrs.frozen
@@ -53,4 +56,12 @@ class SqlitePaymentRepository(PaymentRepository):
     async def for_user(self, user_id: UserId, *, limit: int) -> list[Payment]:
         with translated("payment", f"user {user_id}"):
             rows = await fetch_all(self._connection, _FOR_USER, (user_id, max(limit, 0)))
+        return [payment_from_row(row) for row in rows]
+
+    async def recent(self, *, limit: int | None = None) -> list[Payment]:
+        with translated("payment", "recent"):
+            # A negative LIMIT is no limit in SQLite.
+            rows = await fetch_all(
+                self._connection, _RECENT, (-1 if limit is None else max(limit, 0),)
+            )
         return [payment_from_row(row) for row in rows]

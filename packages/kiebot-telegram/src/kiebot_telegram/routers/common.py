@@ -1,7 +1,8 @@
 """What several routers share: the conversation states, the stored wizard session, the menu.
 
-The FSM state names (``Flow:wizard``, ``Flow:search``) and the data keys below are stored in the
-database: they are a contract, renamed only with a migration of stored conversations.
+The FSM state names (``Flow:wizard``, ``Flow:search``, ``Flow:promo``) and the data keys below
+are stored in the database: they are a contract, renamed only with a migration of stored
+conversations.
 """
 
 import secrets
@@ -15,6 +16,7 @@ from aiogram.types import CallbackQuery, Message
 from kiebot_core.domain import wizard
 from kiebot_core.domain.catalog import ModelSpec, Registry
 from kiebot_core.domain.outcomes import Rejected
+from kiebot_core.domain.pricing import cheaper_alternative
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.wizard import AskScreen, WizardState
 from kiebot_telegram.callbacks import CONFIRM_STEP, ListKind, input_ref
@@ -39,6 +41,7 @@ class Flow(StatesGroup):
 
     wizard = State()
     search = State()
+    promo = State()
 
 
 @attrs.frozen
@@ -143,6 +146,14 @@ async def session_view(
         )
     balance = await ctx.services.balance(ctx.user.id)
     packages = ctx.services.payment_settings.packages
+    quote = screen.quote
+    cheaper = (
+        None
+        if isinstance(quote, Rejected)
+        else cheaper_alternative(
+            await ctx.services.registry(), session.model, quote, ctx.services.prices
+        )
+    )
     return confirm_view(
         ctx.language,
         session.model,
@@ -151,6 +162,8 @@ async def session_view(
         balance,
         packages=packages,
         problem=problem,
+        cheaper=cheaper,
+        free=await ctx.services.free_runs(ctx.user.id, session.model.id),
     )
 
 

@@ -73,7 +73,7 @@ async def launch(callback: CallbackQuery, ctx: Context, session: Session) -> Non
     await end_session(ctx.fsm)
     await toast(callback, t(ctx.language, Msg.TOAST_ACCEPTED))
     title = model_title(model, model.id, ctx.language)
-    accepted = View(accepted_text(ctx.language, title, started.quote.stars))
+    accepted = View(accepted_text(ctx.language, title, started.quote.stars, free=started.is_free))
     message = callback.message
     if isinstance(message, Message):
         await edit(ctx.bot, message, accepted)

@@ -10,11 +10,11 @@ import asyncio
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 
-from kiebot_core.domain.errors import StorageUnavailableError
+from kiebot_core.domain.errors import StarsError, StorageUnavailableError
 from kiebot_core.domain.ids import PaymentChargeId, UserId
 from kiebot_core.domain.ledger import Balance
 from kiebot_core.domain.outcomes import Rejected
@@ -23,6 +23,7 @@ from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.texts import Language, language_for
 from kiebot_core.use_cases.payments import (
     PaymentRegistered,
+    ReferralReward,
     accept_terms,
     check_pre_checkout,
     create_order,
@@ -34,8 +35,11 @@ from kiebot_core.use_cases.payments import (
 from kiebot_telegram.callbacks import Pay, PayAct, charge_ref
 from kiebot_telegram.context import Context
 from kiebot_telegram.messaging import show, toast
-from kiebot_telegram.routers.common import stale
+from kiebot_telegram.progress import user_language
+from kiebot_telegram.routers.common import Session, load_session, stale
+from kiebot_telegram.routers.wizard import show_again
 from kiebot_telegram.services import BotServices
+from kiebot_telegram.stars import TelegramStarsAccount
 from kiebot_telegram.texts import Msg, t
 from kiebot_telegram.views import (
     View,
@@ -53,8 +57,6 @@ PAYMENT_RETRY_DELAYS_S = (0.2, 1.0, 3.0, 10.0)
 
 PURCHASES_SHOWN = 10
 """Purchases listed by /paysupport."""
-ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
-"""Telegram's answer to a refund of a refunded charge: the refund is done, so a success."""
 
 
 def _balance_lines(language: Language, balance: Balance) -> str:
@@ -197,6 +199,29 @@ async def on_successful_payment(message: Message, ctx: Context) -> None:
     await show(
         ctx.bot, message, _notice(ctx.language, text + _balance_lines(ctx.language, balance))
     )
+    if registered.reward is not None:
+        await _tell_inviter(ctx, registered.reward)
+    if registered.is_new:
+        await _back_to_confirmation(message, ctx)
+
+
+async def _tell_inviter(ctx: Context, reward: ReferralReward) -> None:
+    async with ctx.services.store() as uow:
+        language = await user_language(uow, reward.referrer_id)
+    text = t(language, Msg.REFERRAL_REWARD, stars=reward.stars)
+    try:
+        await ctx.bot.send_message(reward.referrer_id, text)
+    except TelegramAPIError as error:
+        _log.info("inviter %s not told of the reward: %s", reward.referrer_id, error)
+
+
+async def _back_to_confirmation(message: Message, ctx: Context) -> None:
+    """A top-up made from a run's confirmation returns to that confirmation."""
+    session = await load_session(ctx.fsm, await ctx.services.registry())
+    if not isinstance(session, Session) or session.state.current is not None:
+        return
+    await show(ctx.bot, message, View(t(ctx.language, Msg.PAID_RETURN)))
+    await show_again(message, ctx, session)
 
 
 async def _register_with_retries(
@@ -259,16 +284,9 @@ async def on_refund(callback: CallbackQuery, callback_data: Pay, ctx: Context) -
         await show(ctx.bot, callback, paysupport_view(ctx.language, listed))
         return
     try:
-        await ctx.bot.refund_star_payment(
-            user_id=ctx.user.id, telegram_payment_charge_id=payment.charge_id
-        )
-    except TelegramBadRequest as error:
-        if ALREADY_REFUNDED not in error.message:
-            _log.warning("refund of %s failed: %s", payment.charge_id, error.message)
-            await toast(callback, t(ctx.language, Msg.REFUND_FAILED), alert=True)
-            return
-    except TelegramAPIError as error:
-        _log.warning("refund of %s failed: %s", payment.charge_id, error)
+        await TelegramStarsAccount(ctx.bot).refund(ctx.user.id, payment.charge_id)
+    except StarsError as error:
+        _log.warning("refund of %s failed: %s", payment.charge_id, error.detail)
         await toast(callback, t(ctx.language, Msg.REFUND_FAILED), alert=True)
         return
     await record_purchase_refund(payments, ctx.user.id, payment.charge_id)

@@ -5,6 +5,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
+from kiebot_core.domain.ids import GenerationId
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.texts import Language
 from kiebot_telegram.callbacks import Lang, Nav, Screen
@@ -13,7 +14,14 @@ from kiebot_telegram.formatting import escape
 from kiebot_telegram.messaging import show, toast
 from kiebot_telegram.routers.common import Flow, end_session, menu
 from kiebot_telegram.texts import Msg, t
-from kiebot_telegram.views import View, balance_view, help_view, settings_view
+from kiebot_telegram.views import (
+    BalanceScreen,
+    View,
+    balance_view,
+    help_view,
+    model_title,
+    settings_view,
+)
 
 
 async def on_start(message: Message, ctx: Context) -> None:
@@ -23,6 +31,8 @@ async def on_start(message: Message, ctx: Context) -> None:
     welcome = ctx.services.welcome_stars
     if ctx.is_new_user and welcome > 0:
         lead += "\n\n" + t(ctx.language, Msg.WELCOME_GRANT, stars=welcome)
+    if ctx.referral_refused is not None:
+        lead += "\n\n" + escape(reason_text(ctx.referral_refused.reason, ctx.language))
     await menu(ctx, message, lead=lead)
 
 
@@ -38,7 +48,11 @@ async def on_help(message: Message, ctx: Context) -> None:
 
 async def on_cancel(message: Message, ctx: Context) -> None:
     """Leave a running setup (a run in progress has its own Cancel button)."""
-    running = await ctx.fsm.get_state() in {Flow.wizard.state, Flow.search.state}
+    running = await ctx.fsm.get_state() in {
+        Flow.wizard.state,
+        Flow.search.state,
+        Flow.promo.state,
+    }
     lead = t(ctx.language, Msg.CANCELLED if running else Msg.NOTHING_TO_CANCEL)
     await menu(ctx, message, lead=lead)
 
@@ -53,11 +67,27 @@ BALANCE_MOVES = 5
 
 
 async def balance_screen(ctx: Context) -> View:
-    """The balance screen: balances, debt and the latest ledger moves."""
-    async with ctx.services.store() as uow:
+    """The balance screen: balances, debt, today's free runs and the latest ledger moves."""
+    services = ctx.services
+    registry = await services.registry()
+    async with services.store() as uow:
         balance = await uow.ledger.balance(ctx.user.id)
         moves = await uow.ledger.history(ctx.user.id, limit=BALANCE_MOVES)
-    return balance_view(ctx.language, balance, moves)
+        models: dict[str, str] = {}
+        for move in moves:
+            generation = await uow.generations.get(GenerationId(move.reference))
+            if generation is not None:
+                model = registry.get(generation.model_id)
+                models[move.reference] = model_title(model, generation.model_id, ctx.language)
+    free = None
+    free_models = sorted(services.pipeline.settings.free_tier.models)
+    allowance = await services.free_runs(ctx.user.id, free_models[0]) if free_models else None
+    if allowance is not None:
+        titles = ", ".join(
+            model_title(registry.get(model_id), model_id, ctx.language) for model_id in free_models
+        )
+        free = (allowance, titles)
+    return balance_view(ctx.language, balance, BalanceScreen(moves, models, free))
 
 
 async def on_balance(message: Message, ctx: Context) -> None:

@@ -158,6 +158,7 @@ async def _apply(
             kind=origin.kind,
             arg=origin.arg,
             page=origin.page,
+            free=await ctx.services.free_runs(ctx.user.id, session.model.id),
         )
         await show(ctx.bot, callback, view)
         return
@@ -195,6 +196,11 @@ async def on_wizard_button(callback: CallbackQuery, callback_data: Wiz, ctx: Con
         case _:
             outcome = _step(ctx, session, callback_data.act, callback_data.arg)
             await _apply(callback, ctx, session, outcome)
+
+
+async def show_again(message: Message, ctx: Context, session: Session) -> None:
+    """The session's current screen anew, below ``message`` (after a top-up, say)."""
+    await _answer_anew(message, ctx, session, session.state)
 
 
 async def _answer_anew(
