@@ -23,6 +23,7 @@ from kiebot_core.domain.texts import Language
 from kiebot_core.domain.users import User
 from kiebot_core.testing.memory import MemoryDatabase, MemoryUnitOfWorkFactory
 from kiebot_core.testing.runtime import FrozenClock, SequentialIds
+from kiebot_core.testing.stars import MemoryStarsAccount
 from kiebot_core.use_cases.payments import (
     PaymentRegistered,
     Payments,
@@ -32,6 +33,7 @@ from kiebot_core.use_cases.payments import (
     purchases,
     record_purchase_refund,
     refund_purchase,
+    refundable_purchase,
     register_payment,
 )
 
@@ -267,10 +269,11 @@ async def test_an_unspent_purchase_can_be_refunded(desk: Desk):
     await desk.pay(order, "charge_1")
     listed = await purchases(desk.payments, USER)
     assert [p.refundable for p in listed] == [True]
-    allowed = await refund_purchase(desk.payments, USER, PaymentChargeId("charge_1"))
-    assert not isinstance(allowed, Rejected)
-    refunded = await record_purchase_refund(desk.payments, USER, PaymentChargeId("charge_1"))
+    account = MemoryStarsAccount()
+    account.pay("charge_1", USER, order.stars)
+    refunded = await refund_purchase(desk.payments, account, USER, PaymentChargeId("charge_1"))
     assert not isinstance(refunded, Rejected)
+    assert account.refund_calls == 1
     assert refunded.is_new
     assert refunded.payment.state is PaymentState.REFUNDED
     assert refunded.balance == Balance()
@@ -278,16 +281,17 @@ async def test_an_unspent_purchase_can_be_refunded(desk: Desk):
     assert not isinstance(replay, Rejected)
     assert not replay.is_new
     assert await desk.kinds() == [LedgerKind.PURCHASE, LedgerKind.PURCHASE_REFUND]
-    again = await refund_purchase(desk.payments, USER, PaymentChargeId("charge_1"))
+    again = await refund_purchase(desk.payments, account, USER, PaymentChargeId("charge_1"))
     assert isinstance(again, Rejected)
     assert again.reason is ReasonCode.REFUND_NOT_ALLOWED
+    assert account.refund_calls == 1  # refused before Telegram is asked
 
 
 async def test_a_spent_purchase_cannot_be_refunded_by_the_user(desk: Desk):
     order = await ordered(desk)
     await desk.pay(order, "charge_1")
     await desk.spend(10)
-    refused = await refund_purchase(desk.payments, USER, PaymentChargeId("charge_1"))
+    refused = await refundable_purchase(desk.payments, USER, PaymentChargeId("charge_1"))
     assert isinstance(refused, Rejected)
     assert refused.reason is ReasonCode.REFUND_NOT_ALLOWED
     assert [p.refundable for p in await purchases(desk.payments, USER)] == [False]
@@ -297,14 +301,14 @@ async def test_an_old_purchase_cannot_be_refunded_by_the_user(desk: Desk):
     order = await ordered(desk)
     await desk.pay(order, "charge_1")
     desk.clock.advance(timedelta(days=31))
-    refused = await refund_purchase(desk.payments, USER, PaymentChargeId("charge_1"))
+    refused = await refundable_purchase(desk.payments, USER, PaymentChargeId("charge_1"))
     assert isinstance(refused, Rejected)
 
 
 async def test_another_users_purchase_cannot_be_refunded(desk: Desk):
     order = await ordered(desk)
     await desk.pay(order, "charge_1")
-    refused = await refund_purchase(desk.payments, OTHER, PaymentChargeId("charge_1"))
+    refused = await refundable_purchase(desk.payments, OTHER, PaymentChargeId("charge_1"))
     assert isinstance(refused, Rejected)
     forced = await record_purchase_refund(desk.payments, OTHER, PaymentChargeId("charge_1"))
     assert isinstance(forced, Rejected)

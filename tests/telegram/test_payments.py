@@ -220,6 +220,13 @@ async def test_an_unspent_purchase_is_refunded_from_paysupport(api: FakeBotApi, 
     await user.send("/paysupport")
     assert charge in user.last().shown
     await user.press("↩️ Refund 1")
+    confirm = user.last()
+    assert "Refund 50 ⭐ to your Telegram account?" in confirm.shown
+    assert not api.calls_of("refundStarPayment")  # two taps: nothing happens on the first
+    await user.press("⬅️ Back", confirm)
+    assert "↩️ Refund 1" in user.last().labels()
+    await user.press("↩️ Refund 1")
+    await user.press("✅ Yes, refund 50 ⭐")
     assert len(api.calls_of("refundStarPayment")) == 1
     assert api.charges[charge].refunded
     assert "50 ⭐ were refunded" in user.last().shown
@@ -246,6 +253,20 @@ async def test_a_spent_purchase_is_not_refunded(api: FakeBotApi, bot: RunningBot
     assert await bot.balance(user.id) == Balance(available=35)
     await user.send("/paysupport")
     assert "↩️ Refund 1" not in user.last().labels()
+
+
+async def test_stars_spent_between_the_two_taps_stop_the_refund(api: FakeBotApi, bot: RunningBot):
+    user = api.user()
+    await top_up(user)
+    await user.send("/paysupport")
+    await user.press("↩️ Refund 1")
+    confirm = user.last()
+    await spend(bot, user)
+    record = await user.press("✅ Yes, refund 50 ⭐", confirm)
+    assert record.show_alert
+    assert record.text == reason_text(ReasonCode.REFUND_NOT_ALLOWED, Language.EN)
+    assert not api.calls_of("refundStarPayment")
+    assert await bot.balance(user.id) == Balance(available=35)
 
 
 async def test_a_forced_refund_after_spending_is_debt_until_a_top_up(

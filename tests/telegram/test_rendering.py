@@ -26,7 +26,7 @@ from kiebot_core.domain.ledger import Balance, capture, hold, purchase, purchase
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.payments import Payment, PaymentSettings, PaymentState
 from kiebot_core.domain.pricing import PriceSettings, cheaper_alternative
-from kiebot_core.domain.promotions import FreeAllowance
+from kiebot_core.domain.promotions import FreeAllowance, ReferralSummary
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.registry import load_registry
 from kiebot_core.domain.texts import Language
@@ -72,12 +72,15 @@ from kiebot_telegram.views import (
     option_arg,
     option_value,
     paysupport_view,
+    referral_view,
+    refund_confirm_view,
     result_caption,
     result_markup,
     section_view,
     settings_view,
     status_view,
     terms_view,
+    ticket_text,
     topup_view,
 )
 from tests.telegram.fake_bot_api import parse_html, utf16_length
@@ -221,6 +224,13 @@ def test_payment_screens_render(language: Language):
     view = paysupport_view(language, listed, lead="✅")
     check_view(view)
     check_view(paysupport_view(language, []))
+    check_view(refund_confirm_view(language, payments[0]))
+    ticket = ticket_text(
+        language, 7, "&lt;Ann &amp; Bob&gt;", payments[0], Balance(available=3, debt=2)
+    )
+    check_view(View(ticket))
+    summary = ReferralSummary(invited=3, rewarded=1, stars=10)
+    check_view(referral_view(language, "https://t.me/kiebot_bot?start=ref_7", 10, summary))
 
 
 @pytest.mark.parametrize("language", list(Language))

@@ -176,6 +176,8 @@ class Msg(enum.StrEnum):
     PURCHASE_ITEM = "purchase_item"
     PURCHASE_REFUNDED = "purchase_refunded"
     BTN_REFUND = "btn_refund"
+    REFUND_CONFIRM = "refund_confirm"
+    BTN_REFUND_YES = "btn_refund_yes"
     SETTINGS = "settings"
     LANGUAGE_NAME = "language_name"
     BTN_LANG_RU = "btn_lang_ru"
@@ -275,6 +277,11 @@ _EN: Mapping[Msg, str] = {
     Msg.PURCHASE_ITEM: "{n}. {stars} ⭐ → {credited} ⭐ · {when}\n<code>{charge}</code>",
     Msg.PURCHASE_REFUNDED: "refunded",
     Msg.BTN_REFUND: "↩️ Refund {n}",
+    Msg.REFUND_CONFIRM: (
+        "↩️ Refund {stars} ⭐ to your Telegram account?\n"
+        "{credited} ⭐ will leave your kiebot balance.\n<code>{charge}</code>"
+    ),
+    Msg.BTN_REFUND_YES: "✅ Yes, refund {stars} ⭐",
     Msg.CMD_START: "Main menu",
     Msg.CMD_HELP: "How it works",
     Msg.CMD_BALANCE: "Your Stars balance",
@@ -538,6 +545,11 @@ _RU: Mapping[Msg, str] = {
     Msg.PURCHASE_ITEM: "{n}. {stars} ⭐ → {credited} ⭐ · {when}\n<code>{charge}</code>",
     Msg.PURCHASE_REFUNDED: "возвращено",
     Msg.BTN_REFUND: "↩️ Вернуть {n}",
+    Msg.REFUND_CONFIRM: (
+        "↩️ Вернуть {stars} ⭐ на ваш счёт Telegram?\n"
+        "С баланса kiebot будет списано {credited} ⭐.\n<code>{charge}</code>"
+    ),
+    Msg.BTN_REFUND_YES: "✅ Да, вернуть {stars} ⭐",
     Msg.CMD_START: "Главное меню",
     Msg.CMD_HELP: "Как это работает",
     Msg.CMD_BALANCE: "Баланс звёзд",

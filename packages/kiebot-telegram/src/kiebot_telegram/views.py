@@ -1057,6 +1057,23 @@ def paysupport_view(language: Language, purchases: Sequence[Purchase], lead: str
     return View(_fit("\n\n".join(parts), MAX_TEXT), markup(rows))
 
 
+def refund_confirm_view(language: Language, payment: Payment) -> View:
+    """The second tap of a refund: what leaves the balance; Yes, refund / Back."""
+    text = t(
+        language,
+        Msg.REFUND_CONFIRM,
+        stars=payment.stars,
+        credited=payment.credited,
+        charge=escape(payment.charge_id),
+    )
+    yes = button(
+        t(language, Msg.BTN_REFUND_YES, stars=payment.stars),
+        Pay(act=PayAct.REFUND_CONFIRMED, arg=charge_ref(payment.charge_id)),
+    )
+    back = button(t(language, Msg.BTN_BACK), Nav(to=Screen.PAYSUPPORT))
+    return View(text, markup([[yes], [back]]))
+
+
 def referral_view(language: Language, link: str, stars: int, summary: ReferralSummary) -> View:
     """The user's invitation link, the reward, and what their invitations brought."""
     text = t(

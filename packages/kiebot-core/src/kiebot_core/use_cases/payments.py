@@ -8,9 +8,10 @@ The flow a shell drives:
    the order).
 3. ``register_payment`` on ``successful_payment``: the payment row and the ledger credit are
    one transaction, exactly once per ``telegram_payment_charge_id``.
-4. ``refund_purchase`` says whether the user may refund a purchase; after Telegram refunded it
-   (``refundStarPayment``, or a ``refunded_payment`` Telegram forced), ``record_purchase_refund``
-   books it: the balance goes down by what the purchase credited, any shortfall is debt.
+4. ``refund_purchase`` refunds a purchase the user may refund (``refundable_purchase`` says
+   which) through Telegram and books it; ``record_purchase_refund`` books a refund Telegram
+   forced (``refunded_payment``): the balance goes down by what the purchase credited, any
+   shortfall is debt.
 
 Operators: ``refund_charge`` refunds any charge at Telegram and books it the same way;
 ``reconcile_payments`` compares the store with Telegram's record of the bot's Stars.
@@ -274,14 +275,13 @@ async def purchases(payments: Payments, user_id: UserId, *, limit: int = 10) -> 
     return [Purchase(payment, refund_problem(payment, balance, now)) for payment in found]
 
 
-async def refund_purchase(
+async def refundable_purchase(
     payments: Payments, user_id: UserId, charge_id: PaymentChargeId
 ) -> Payment | Rejected:
-    """The purchase the user may refund now, or ``REFUND_NOT_ALLOWED``.
+    """The purchase the user may refund now, or ``REFUND_NOT_ALLOWED``. Changes nothing.
 
     Allowed for the user's own processed purchase, within 30 days, while the available balance
-    covers all it credited (bonus included). Changes nothing: after Telegram refunded the
-    Stars, ``record_purchase_refund`` books it.
+    covers all it credited (bonus included).
     """
     async with payments.uow() as uow:
         payment = await uow.payments.get(charge_id)
@@ -290,6 +290,23 @@ async def refund_purchase(
         balance = await uow.ledger.balance(user_id)
     problem = refund_problem(payment, balance, payments.clock.now())
     return payment if problem is None else problem
+
+
+async def refund_purchase(
+    payments: Payments, account: StarsAccount, user_id: UserId, charge_id: PaymentChargeId
+) -> PurchaseRefunded | Rejected:
+    """The user refunds their own purchase: checked, refunded at Telegram, then booked once.
+
+    Refused (``REFUND_NOT_ALLOWED``, nothing sent) as ``refundable_purchase`` says. Telegram's
+    ``CHARGE_ALREADY_REFUNDED`` counts as refunded. Raises ``StarsError`` when Telegram refuses
+    or cannot be reached; nothing is booked then. Stars spent between the check and the booking
+    become debt, never a negative balance.
+    """
+    allowed = await refundable_purchase(payments, user_id, charge_id)
+    if isinstance(allowed, Rejected):
+        return allowed
+    await account.refund(user_id, charge_id)
+    return await record_purchase_refund(payments, user_id, charge_id)
 
 
 async def record_purchase_refund(

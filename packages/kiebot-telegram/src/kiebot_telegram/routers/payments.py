@@ -18,7 +18,7 @@ from kiebot_core.domain.errors import StarsError, StorageUnavailableError
 from kiebot_core.domain.ids import PaymentChargeId, UserId
 from kiebot_core.domain.ledger import Balance
 from kiebot_core.domain.outcomes import Rejected
-from kiebot_core.domain.payments import CURRENCY, Order
+from kiebot_core.domain.payments import CURRENCY, Order, Payment
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.texts import Language, language_for
 from kiebot_core.use_cases.payments import (
@@ -30,9 +30,10 @@ from kiebot_core.use_cases.payments import (
     purchases,
     record_purchase_refund,
     refund_purchase,
+    refundable_purchase,
     register_payment,
 )
-from kiebot_telegram.callbacks import Pay, PayAct, charge_ref
+from kiebot_telegram.callbacks import Nav, Pay, PayAct, Screen, charge_ref
 from kiebot_telegram.context import Context
 from kiebot_telegram.messaging import show, toast
 from kiebot_telegram.progress import user_language
@@ -46,6 +47,7 @@ from kiebot_telegram.views import (
     balance_view,
     package_label,
     paysupport_view,
+    refund_confirm_view,
     terms_view,
     topup_view,
 )
@@ -269,31 +271,62 @@ async def on_paysupport(message: Message, ctx: Context) -> None:
     await show(ctx.bot, message, paysupport_view(ctx.language, listed))
 
 
-async def on_refund(callback: CallbackQuery, callback_data: Pay, ctx: Context) -> None:
-    """↩️ Refund: ``refundStarPayment`` for an unspent purchase, then the ledger refund."""
-    payments = ctx.services.payments
-    listed = await purchases(payments, ctx.user.id, limit=PURCHASES_SHOWN)
-    found = [p for p in listed if charge_ref(p.payment.charge_id) == callback_data.arg]
+async def on_paysupport_button(callback: CallbackQuery, ctx: Context) -> None:
+    """⬅️ Back to the purchases."""
+    await toast(callback)
+    listed = await purchases(ctx.services.payments, ctx.user.id, limit=PURCHASES_SHOWN)
+    await show(ctx.bot, callback, paysupport_view(ctx.language, listed))
+
+
+async def _own_purchase(ctx: Context, callback: CallbackQuery, ref: str) -> Payment | None:
+    listed = await purchases(ctx.services.payments, ctx.user.id, limit=PURCHASES_SHOWN)
+    found = [p.payment for p in listed if charge_ref(p.payment.charge_id) == ref]
     if not found:
         await stale(ctx, callback)
+        return None
+    return found[0]
+
+
+async def on_refund(callback: CallbackQuery, callback_data: Pay, ctx: Context) -> None:
+    """↩️ Refund: what the refund takes from the balance, with Yes, refund / Back."""
+    payment = await _own_purchase(ctx, callback, callback_data.arg)
+    if payment is None:
         return
-    payment = found[0].payment
-    allowed = await refund_purchase(payments, ctx.user.id, payment.charge_id)
+    allowed = await refundable_purchase(ctx.services.payments, ctx.user.id, payment.charge_id)
     if isinstance(allowed, Rejected):
-        await toast(callback, reason_text(allowed.reason, ctx.language), alert=True)
-        await show(ctx.bot, callback, paysupport_view(ctx.language, listed))
+        await _refused(ctx, callback, allowed)
         return
+    await toast(callback)
+    await show(ctx.bot, callback, refund_confirm_view(ctx.language, payment))
+
+
+async def on_refund_confirmed(callback: CallbackQuery, callback_data: Pay, ctx: Context) -> None:
+    """✅ Yes, refund: ``refundStarPayment`` for an unspent purchase, then the ledger refund."""
+    payment = await _own_purchase(ctx, callback, callback_data.arg)
+    if payment is None:
+        return
+    payments = ctx.services.payments
     try:
-        await TelegramStarsAccount(ctx.bot).refund(ctx.user.id, payment.charge_id)
+        refunded = await refund_purchase(
+            payments, TelegramStarsAccount(ctx.bot), ctx.user.id, payment.charge_id
+        )
     except StarsError as error:
         _log.warning("refund of %s failed: %s", payment.charge_id, error.detail)
         await toast(callback, t(ctx.language, Msg.REFUND_FAILED), alert=True)
         return
-    await record_purchase_refund(payments, ctx.user.id, payment.charge_id)
+    if isinstance(refunded, Rejected):
+        await _refused(ctx, callback, refunded)
+        return
     await toast(callback)
     lead = t(ctx.language, Msg.REFUND_DONE, stars=payment.stars)
     listed = await purchases(payments, ctx.user.id, limit=PURCHASES_SHOWN)
     await show(ctx.bot, callback, paysupport_view(ctx.language, listed, lead=lead))
+
+
+async def _refused(ctx: Context, callback: CallbackQuery, refusal: Rejected) -> None:
+    await toast(callback, reason_text(refusal.reason, ctx.language), alert=True)
+    listed = await purchases(ctx.services.payments, ctx.user.id, limit=PURCHASES_SHOWN)
+    await show(ctx.bot, callback, paysupport_view(ctx.language, listed))
 
 
 def _notice(language: Language, text: str) -> View:
@@ -312,5 +345,9 @@ def make_router() -> Router:
     router.callback_query.register(on_topup, Pay.filter(F.act == PayAct.TOPUP))
     router.callback_query.register(on_package, Pay.filter(F.act == PayAct.PACKAGE))
     router.callback_query.register(on_accept, Pay.filter(F.act == PayAct.ACCEPT))
+    router.callback_query.register(on_paysupport_button, Nav.filter(F.to == Screen.PAYSUPPORT))
     router.callback_query.register(on_refund, Pay.filter(F.act == PayAct.REFUND))
+    router.callback_query.register(
+        on_refund_confirmed, Pay.filter(F.act == PayAct.REFUND_CONFIRMED)
+    )
     return router
