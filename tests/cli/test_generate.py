@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from kiebot_kie.sandbox.media import mp4
 from tests.cli.conftest import PNG_SIGNATURE, Cli
 
 
@@ -80,6 +81,19 @@ def test_local_files_are_uploaded_and_lists_built_by_repeating_set(cli, photo):
     urls = shown["input"]["input_urls"]
     assert len(urls) == 2
     assert all(url.startswith("http://127.0.0.1:") for url in urls)
+
+
+def test_a_video_priced_per_second_is_quoted_by_its_measured_length(cli, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(mp4("a clip", seconds=3))
+    result, data = run_json(cli, "topaz/video-upscale", "--set", f"video_url=@{clip}")
+    assert result.exit_code == 0, result.output
+    assert data["cost"] == {"credits": "24", "stars": 20}  # 3 s x 8 credits, not 60 s
+    odd = tmp_path / "odd.mp4"
+    odd.write_bytes(b"not a video")
+    result, data = run_json(cli, "topaz/video-upscale", "--set", f"video_url=@{odd}")
+    assert result.exit_code == 0, result.output
+    assert data["cost"] == {"credits": "480", "stars": 384}  # unmeasured: the longest case
 
 
 def test_a_file_of_the_wrong_kind_or_missing_is_rejected(cli, tmp_path):

@@ -394,3 +394,21 @@ async def test_text_that_merely_mentions_telegram_is_sent():
     async with mock_client(recorder) as client:
         await client.create_task("z-image", {"prompt": "a poster for t.me and api.telegram.org"})
     assert len(recorder.requests) == 1
+
+
+async def test_result_files_are_fetched_without_the_api_key():
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("gone.mp4"):
+            return httpx.Response(404)
+        return httpx.Response(200, content=b"x" * 100)
+
+    async with mock_client(handler) as client:
+        assert await client.fetch("https://tempfile.example/a.mp4", max_bytes=100) == b"x" * 100
+        assert await client.fetch("https://tempfile.example/a.mp4", max_bytes=99) is None
+        assert await client.fetch("https://tempfile.example/gone.mp4", max_bytes=100) is None
+    assert seen
+    assert all("authorization" not in request.headers for request in seen)
+    assert all(API_KEY not in str(request.headers) for request in seen)

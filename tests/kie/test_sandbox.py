@@ -383,3 +383,16 @@ async def test_real_time_fast_mode_end_to_end():
             await asyncio.sleep(gateway.poll_delay(timedelta(seconds=elapsed)).total_seconds())
             status = await gateway.status(task_id)
         assert (await download(status.result_urls[0])).status_code == 200
+
+
+async def test_result_files_are_measured_without_credentials(
+    sandbox: Sandbox, gateway: KieGenerationGateway
+):
+    clip = await gateway.upload(media.mp4("clip", seconds=5), "clip.mp4", "video/mp4")
+    voice = await gateway.upload(media.wav("voice", seconds=1.5), "voice.wav", "audio/wav")
+    picture = await gateway.upload(media.png("cat"), "cat.png", "image/png")
+    assert await gateway.result_seconds(clip.url) == Decimal(5)
+    assert await gateway.result_seconds(voice.url) == Decimal(2)
+    assert await gateway.result_seconds(picture.url) is None
+    assert await gateway.result_seconds(f"{sandbox.base_url}/no/such/file.mp4") is None
+    assert await gateway.client.fetch(clip.url, max_bytes=10) is None  # too large to measure

@@ -1,5 +1,6 @@
 """From the menu to a delivered result (or a reason), through the real bot and the KIE sandbox."""
 
+import attrs
 import pytest
 
 from kiebot_core.domain.generation import GenerationState
@@ -226,9 +227,25 @@ async def test_video_and_audio_inputs_are_uploaded_and_delivered_as_their_kind(a
         await user.send_video(mp4("a clip"))
         assert "Step 2/" in user.last().shown
         await user.press("⏩ Skip optional")
-        assert "up to" in user.last().shown  # priced per second of a video not yet measured
-        await user.press("✅ Confirm")
+        # Priced per second of the video: measured (2 s x 8 credits x 0.4 x 2), so exact.
+        assert "Price: 13 ⭐" in user.last().shown
+        await user.press("✅ Confirm · 13 ⭐")
         generation = await wait_finished(bot, user, count=2)
         assert generation.state is GenerationState.SUCCEEDED, user.transcript()
         assert generation.delivered_refs[0].startswith("video:")
+        assert (generation.held, generation.charged) == (13, 13)
+        # A video that cannot be measured holds the longest case (60 s); the result is
+        # measured and only its length is charged.
+        await open_model(user, "topaz/video-upscale")
+        await user.send_video(b"not an mp4 at all")
+        await user.press("⏩ Skip optional")
+        assert "up to 384 ⭐" in user.last().shown
+        before = await bot.balance(user.id)
+        await user.press("✅ Confirm · 384 ⭐")
+        generation = await wait_finished(bot, user, count=3)
+        assert generation.state is GenerationState.SUCCEEDED, user.transcript()
+        assert (generation.held, generation.charged) == (384, 13)
+        video = [m for m in user.bot_messages() if m.media == "video"][-1]
+        assert "held 384 ⭐, charged 13 ⭐" in video.shown
+        assert await bot.balance(user.id) == attrs.evolve(before, available=before.available - 13)
     assert not api.errors(400)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from kiebot_cli.wiring import Ports, open_ports
 from kiebot_core.domain.catalog import JsonValue, ModelSpec
 from kiebot_core.domain.generation import Generation
 from kiebot_core.domain.ids import CorrelationId, GenerationId, UserId
+from kiebot_core.domain.media import media_seconds
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.pricing import MediaFacts
 from kiebot_core.domain.reasons import ReasonCode
@@ -52,11 +54,28 @@ class _Run:
 
     generation_id: GenerationId | None = None
     files: dict[str, LocalFile] = attrs.field(factory=dict)
+    durations: dict[str, Decimal] = attrs.field(factory=dict)
+    """Seconds of the audio and video files, by placeholder URL."""
+
+
+async def _measure(run: _Run, url: str, path: Path, mime_type: str) -> None:
+    """Remember how long the audio or video file behind ``url`` plays (for exact prices)."""
+    if mime_type.split("/", 1)[0] in {"audio", "video"}:
+        seconds = media_seconds(await asyncio.to_thread(path.read_bytes))
+        if seconds is not None:
+            run.durations[url] = seconds
 
 
 async def _placeholder(run: _Run, path: Path, mime_type: str) -> str:
     url = f"{PENDING_UPLOAD}{len(run.files)}/{path.name}"
     run.files[url] = LocalFile(path, mime_type)
+    await _measure(run, url, path, mime_type)
+    return url
+
+
+async def _wizard_upload(ports: Ports, run: _Run, path: Path, mime_type: str) -> str:
+    url = await _real_upload(ports, path, mime_type)
+    await _measure(run, url, path, mime_type)
     return url
 
 
@@ -93,7 +112,8 @@ async def _collect(
         console=context.err,
         language=context.language,
         prices=context.settings.prices,
-        upload=lambda path, mime: _real_upload(ports, path, mime),
+        upload=lambda path, mime: _wizard_upload(ports, run, path, mime),
+        durations=run.durations,
     )
 
 
@@ -126,13 +146,14 @@ async def _start(
     """Check everything, then upload the files and start: invalid input never reaches KIE."""
     if isinstance(answers, Rejected):
         return answers
-    checked = await quote_generation(ports.pipeline, model.id, answers, MediaFacts())
+    facts = MediaFacts.of(answers, run.durations)
+    checked = await quote_generation(ports.pipeline, model.id, answers, facts)
     if isinstance(checked, Rejected):
         return checked
     await _upload_pending(ports, run, answers)
     correlation = CorrelationId(Uuid4Ids().new("cor"))
     return await start_generation(
-        ports.pipeline, StartCommand(LOCAL_USER, model.id, answers, correlation)
+        ports.pipeline, StartCommand(LOCAL_USER, model.id, answers, correlation, facts)
     )
 
 

@@ -5,9 +5,11 @@ and prices all come from ``kiebot_core.domain.wizard``. Words a person can type 
 ``back``, ``skip``, ``default``, ``done`` (finish a list), ``all`` (skip all optional).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from pathlib import Path
 
+import attrs
 from rich.console import Console
 from rich.markup import escape
 from rich.prompt import Prompt
@@ -135,13 +137,19 @@ async def run_wizard(
     prices: PriceSettings,
     upload: Upload,
     ask: Ask | None = None,
+    durations: Mapping[str, Decimal] | None = None,
 ) -> dict[str, JsonValue] | None:
-    """Ask for every missing input, then confirm; the answers, or None if the person quit."""
+    """Ask for every missing input, then confirm; the answers, or None if the person quit.
+
+    ``durations`` are the measured lengths of uploaded files by URL (the caller's ``upload``
+    may add to it as files arrive); they make per-second prices exact.
+    """
     read: Ask = ask or (
         lambda prompt: Prompt.ask(prompt, console=console, default="", show_default=False)
     )
     state = wizard.start(model, preset)
     while True:
+        state = attrs.evolve(state, durations=dict(durations or {}))
         screen = wizard.screen(model, state, prices)
         if isinstance(screen, ConfirmScreen):
             console.print(confirmation_table(screen, model, language))

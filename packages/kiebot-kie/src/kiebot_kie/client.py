@@ -280,6 +280,26 @@ class KieClient:
         envelope = await self._call(call)
         return structure(envelope.data, str, endpoint=call.endpoint)
 
+    async def fetch(self, url: str, *, max_bytes: int) -> bytes | None:
+        """The file at a result ``url`` (sent no credentials), or None if not read whole.
+
+        None on an HTTP error, a timeout, or more than ``max_bytes``.
+        """
+        try:
+            async with self.http.stream(
+                "GET", url, headers={"User-Agent": USER_AGENT}, timeout=self.timeouts.upload_s
+            ) as response:
+                if response.status_code != httpx.codes.OK:
+                    return None
+                data = bytearray()
+                async for chunk in response.aiter_bytes():
+                    data.extend(chunk)
+                    if len(data) > max_bytes:
+                        return None
+        except httpx.HTTPError:
+            return None
+        return bytes(data)
+
     async def upload_stream(
         self,
         data: bytes,

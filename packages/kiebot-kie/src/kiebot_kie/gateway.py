@@ -28,6 +28,7 @@ import httpx
 from kiebot_core.domain.catalog import JsonValue, Registry
 from kiebot_core.domain.errors import NotFoundError, ProviderError
 from kiebot_core.domain.ids import ProviderTaskId
+from kiebot_core.domain.media import media_seconds
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.domain.registry import load_registry
@@ -118,6 +119,10 @@ def _safe_file_name(filename: str) -> str:
     return f"{uuid.uuid4().hex[:12]}-{stem[-80:]}"
 
 
+MAX_MEASURED_BYTES = 256 * 1024 * 1024
+"""The largest result file downloaded to measure its length (an estimated price's charge)."""
+
+
 class KieGenerationGateway(GenerationGateway):
     """KIE.ai as the core's generation provider.
 
@@ -204,6 +209,10 @@ class KieGenerationGateway(GenerationGateway):
             size=uploaded.file_size if uploaded.file_size is not None else len(data),
             mime_type=uploaded.mime_type or mime_type,
         )
+
+    async def result_seconds(self, url: str) -> Decimal | None:
+        data = await self._client.fetch(url, max_bytes=MAX_MEASURED_BYTES)
+        return None if data is None else media_seconds(data)
 
     async def credits(self) -> Decimal:
         try:

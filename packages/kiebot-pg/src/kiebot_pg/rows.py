@@ -102,6 +102,8 @@ def generation_values(generation: Generation) -> tuple[object, ...]:
         generation.version,
         generation.model_id.lower(),
         prompt_of(generation).lower(),
+        generation.estimated,
+        generation.charge,
     )
 
 
@@ -131,6 +133,8 @@ def generation_from_row(row: asyncpg.Record) -> Generation:
         delivered_refs=load_strings(row["delivered_refs"]),
         reason=None if reason is None else ReasonCode(reason),
         version=row["version"],
+        estimated=row["estimated"],
+        charge=row["charge"],
     )
 
 

@@ -134,6 +134,8 @@ def generation_values(generation: Generation) -> tuple[object, ...]:
         generation.version,
         generation.model_id.lower(),
         prompt_of(generation).lower(),
+        generation.estimated,
+        generation.charge,
     )
 
 
@@ -163,6 +165,8 @@ def generation_from_row(row: sqlite3.Row) -> Generation:
         credits_consumed=None if consumed is None else Decimal(consumed),
         delivered_refs=load_strings(row["delivered_refs"]),
         reason=None if reason is None else ReasonCode(reason),
+        estimated=bool(row["estimated"]),
+        charge=row["charge"],
         version=row["version"],
     )
 

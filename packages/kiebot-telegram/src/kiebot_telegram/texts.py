@@ -214,6 +214,7 @@ class Msg(enum.StrEnum):
     CONFIRM_FREE = "confirm_free"
     BTN_CONFIRM_FREE = "btn_confirm_free"
     RESULT_CAPTION_FREE = "result_caption_free"
+    RESULT_CAPTION_HELD = "result_caption_held"
     FREE_RETURNED = "free_returned"
     BALANCE_FREE = "balance_free"
     PAID_RETURN = "paid_return"
@@ -482,6 +483,7 @@ _EN: Mapping[Msg, str] = {
     Msg.CONFIRM_FREE: "🎁 <b>Free run</b> · {left} of {daily} left today",
     Msg.BTN_CONFIRM_FREE: "✅ Confirm · free",
     Msg.RESULT_CAPTION_FREE: "<b>{model}</b> · 🎁 free run",
+    Msg.RESULT_CAPTION_HELD: "<b>{model}</b> · held {held} ⭐, charged {stars} ⭐",
     Msg.FREE_RETURNED: "Not charged: your free run is back.",
     Msg.BALANCE_FREE: "🎁 Free runs today: {left} of {daily} ({models})",
     Msg.PAID_RETURN: "👇 Your run is waiting for confirmation:",
@@ -752,6 +754,7 @@ _RU: Mapping[Msg, str] = {
     Msg.CONFIRM_FREE: "🎁 <b>Бесплатный запуск</b> · осталось {left} из {daily} сегодня",
     Msg.BTN_CONFIRM_FREE: "✅ Подтвердить · бесплатно",
     Msg.RESULT_CAPTION_FREE: "<b>{model}</b> · 🎁 бесплатный запуск",
+    Msg.RESULT_CAPTION_HELD: "<b>{model}</b> · зарезервировано {held} ⭐, списано {stars} ⭐",
     Msg.FREE_RETURNED: "Не списано: бесплатный запуск вернулся.",
     Msg.BALANCE_FREE: "🎁 Бесплатно сегодня: {left} из {daily} ({models})",
     Msg.PAID_RETURN: "👇 Ваш запуск ждёт подтверждения:",

@@ -757,8 +757,16 @@ def result_caption(language: Language, title: str, generation: Generation) -> st
     """The caption of a delivered result: model and price, then the prompt (≤ 1024)."""
     if generation.is_free:
         head = t(language, Msg.RESULT_CAPTION_FREE, model=title)
+    elif generation.held > generation.charged:
+        head = t(
+            language,
+            Msg.RESULT_CAPTION_HELD,
+            model=title,
+            held=generation.held,
+            stars=generation.charged,
+        )
     else:
-        head = t(language, Msg.RESULT_CAPTION, model=title, stars=generation.stars)
+        head = t(language, Msg.RESULT_CAPTION, model=title, stars=generation.charged)
     prompt = prompt_of(generation)
     caption = f"{head}\n{escape(clip(prompt, 700))}" if prompt else head
     return caption if fits(caption, MAX_CAPTION) else head

@@ -91,6 +91,10 @@ class Generation:
     held: int = 0
     """The Stars actually held: ``stars`` when billed, 0 for free-tier or unbilled runs."""
     is_free: bool = False
+    estimated: bool = False
+    """True when ``stars`` is the longest case: the charge is measured from the result."""
+    charge: int | None = None
+    """The Stars to capture on delivery, when measured below ``stars`` (None: ``stars``)."""
     correlation_id: CorrelationId
     state: GenerationState = GenerationState.PENDING
     created_at: datetime
@@ -132,15 +136,26 @@ class Generation:
         urls: tuple[str, ...],
         result_object: JsonValue = None,
         credits_consumed: Decimal | None = None,
+        charge: int | None = None,
     ) -> "Generation | Rejected":
-        """The provider finished; the result is being delivered."""
+        """The provider finished; the result is being delivered.
+
+        ``charge`` is what the result measured to cost, for an estimated price; it never
+        exceeds the quoted ``stars``.
+        """
         return self._move(
             GenerationState.DELIVERING,
             at,
             result_urls=urls,
             result_object=result_object,
             credits_consumed=credits_consumed,
+            charge=None if charge is None else min(charge, self.stars),
         )
+
+    @property
+    def charged(self) -> int:
+        """What delivery captures: the measured charge, else the quoted Stars."""
+        return self.stars if self.charge is None else self.charge
 
     def delivered(self, at: datetime, refs: tuple[str, ...]) -> "Generation | Rejected":
         """The user has the result; the hold is captured in the same transaction."""
@@ -176,6 +191,7 @@ class Generation:
         deadlines: Deadlines,
         held: int = 0,
         is_free: bool = False,
+        estimated: bool = False,
     ) -> "Generation":
         """A new pending generation whose deadline follows from its category."""
         return cls(
@@ -187,6 +203,7 @@ class Generation:
             stars=stars,
             held=held,
             is_free=is_free,
+            estimated=estimated,
             correlation_id=correlation_id,
             created_at=now,
             updated_at=now,

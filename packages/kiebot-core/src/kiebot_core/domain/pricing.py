@@ -50,6 +50,20 @@ class MediaFacts:
     source_resolution: str | None = None
     output_pixels: int | None = None
 
+    @classmethod
+    def of(
+        cls, answers: Mapping[str, JsonValue], durations: Mapping[str, Decimal]
+    ) -> "MediaFacts":
+        """The facts of ``answers``: the longest of their files measured in ``durations``."""
+        given = {
+            url
+            for value in answers.values()
+            for url in (value if isinstance(value, list) else [value])
+            if isinstance(url, str)
+        }
+        known = [seconds for url, seconds in durations.items() if url in given]
+        return cls(media_seconds=max(known) if known else None)
+
 
 @attrs.frozen
 class Quote:
@@ -270,6 +284,8 @@ def option_prices(
     input_name: str,
     options: tuple[JsonValue, ...],
     settings: PriceSettings,
+    *,
+    facts: MediaFacts = MediaFacts(),
 ) -> dict[str, Stars | None]:
     """The price each option of ``input_name`` would give, keyed by ``canonical(option)``.
 
@@ -277,7 +293,7 @@ def option_prices(
     """
     prices: dict[str, Stars | None] = {}
     for option in options:
-        result = quote(model, {**values, input_name: option}, settings)
+        result = quote(model, {**values, input_name: option}, settings, facts)
         prices[canonical(option)] = None if isinstance(result, Rejected) else result.stars
     return prices
 

@@ -20,6 +20,7 @@ version tag so a stored wizard survives an upgrade or is rejected cleanly.
 
 import enum
 from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
 
 import attrs
 
@@ -34,7 +35,14 @@ from kiebot_core.domain.catalog import (
     RequiredWhen,
 )
 from kiebot_core.domain.outcomes import Rejected
-from kiebot_core.domain.pricing import PriceSettings, Quote, canonical, option_prices, quote
+from kiebot_core.domain.pricing import (
+    MediaFacts,
+    PriceSettings,
+    Quote,
+    canonical,
+    option_prices,
+    quote,
+)
 from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.domain.validation import (
     NormalizedInput,
@@ -87,6 +95,8 @@ class WizardState:
     """Steps visited before ``current``, for Back."""
     editing: bool = False
     """True when ``current`` was opened from the confirmation with ``edit``."""
+    durations: Mapping[str, Decimal] = attrs.field(factory=dict)
+    """Seconds of uploaded media by file URL (what the shell measured), for exact quotes."""
 
     @property
     def is_confirming(self) -> bool:
@@ -362,7 +372,9 @@ def _options(
         values = (True, False)
     else:
         return ()
-    prices = option_prices(model, state.answers, spec.name, values, settings)
+    prices = option_prices(
+        model, state.answers, spec.name, values, settings, facts=media_facts(state)
+    )
     is_price_key = spec.name in model.price.keys
     offered = [v for v in values if not is_price_key or prices[canonical(v)] is not None]
     shown_prices = {prices[canonical(v)] for v in offered}
@@ -378,6 +390,16 @@ def _options(
     )
 
 
+def with_duration(state: WizardState, url: str, seconds: Decimal) -> WizardState:
+    """``state`` knowing that the media file at ``url`` lasts ``seconds``."""
+    return attrs.evolve(state, durations={**state.durations, url: seconds})
+
+
+def media_facts(state: WizardState) -> MediaFacts:
+    """What the answers' media are known to be (see ``MediaFacts.of``)."""
+    return MediaFacts.of(state.answers, state.durations)
+
+
 def screen(model: ModelSpec, state: WizardState, settings: PriceSettings) -> Screen:
     """What to show for ``state``."""
     spec = model.input(state.current) if state.current is not None else None
@@ -390,7 +412,7 @@ def screen(model: ModelSpec, state: WizardState, settings: PriceSettings) -> Scr
                 for s in model.inputs
                 if s.name in asked or is_given(state.answers.get(s.name))
             ),
-            quote=quote(model, state.answers, settings),
+            quote=quote(model, state.answers, settings, media_facts(state)),
             advanced=tuple(s for s in model.inputs if s.name not in asked),
         )
     step, total = progress(model, state)
@@ -416,7 +438,7 @@ def finish(model: ModelSpec, state: WizardState, settings: PriceSettings) -> Rea
     normalized = normalize(model, state.answers)
     if isinstance(normalized, Rejected):
         return normalized
-    priced = quote(model, normalized.values, settings)
+    priced = quote(model, normalized.values, settings, media_facts(state))
     if isinstance(priced, Rejected):
         return priced
     return Ready(normalized, priced)
@@ -431,6 +453,7 @@ def dump(state: WizardState) -> dict[str, JsonValue]:
         "current": state.current,
         "history": list(state.history),
         "editing": state.editing,
+        "durations": {url: str(seconds) for url, seconds in state.durations.items()},
     }
 
 
@@ -468,4 +491,20 @@ def load(data: Mapping[str, JsonValue], registry: Registry) -> WizardState | Rej
         current=current,
         history=tuple(str(n) for n in history),
         editing=editing,
+        durations=_durations(data.get("durations")),
     )
+
+
+def _durations(raw: JsonValue) -> dict[str, Decimal]:
+    """Stored durations; a malformed one is dropped (its quote is the longest case again)."""
+    if not isinstance(raw, dict):
+        return {}
+    found: dict[str, Decimal] = {}
+    for url, text in raw.items():
+        try:
+            seconds = Decimal(text) if isinstance(text, str) else None
+        except InvalidOperation:
+            seconds = None
+        if seconds is not None and seconds.is_finite() and seconds > 0:
+            found[url] = seconds
+    return found

@@ -71,6 +71,13 @@ class GenerationGateway(Protocol):
         """Store a user's file at the provider and return its URL."""
         ...
 
+    async def result_seconds(self, url: str) -> Decimal | None:
+        """How long the result file at ``url`` plays (whole seconds, rounded up).
+
+        None when it cannot be fetched or measured; never raises for that.
+        """
+        ...
+
     async def credits(self) -> Decimal:
         """The provider account's remaining credits."""
         ...

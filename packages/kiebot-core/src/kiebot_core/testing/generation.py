@@ -61,6 +61,8 @@ class ScriptedGenerationGateway(GenerationGateway):
     poll_every: timedelta = timedelta(seconds=2)
     submitted: list[SubmitRequest] = attrs.field(factory=list)
     uploads: list[UploadedFile] = attrs.field(factory=list)
+    result_lengths: dict[str, Decimal] = attrs.field(factory=dict)
+    """Seconds of result files by URL (``result_seconds``; unknown URLs: None)."""
     _running: dict[ProviderTaskId, deque[Step]] = attrs.field(factory=dict)
 
     def script(self, *steps: Step) -> None:
@@ -97,6 +99,9 @@ class ScriptedGenerationGateway(GenerationGateway):
         )
         self.uploads.append(uploaded)
         return uploaded
+
+    async def result_seconds(self, url: str) -> Decimal | None:
+        return self.result_lengths.get(url)
 
     async def credits(self) -> Decimal:
         return self.balance

@@ -228,6 +228,7 @@ async def start_generation(
             deadlines=settings.deadlines,
             held=held,
             is_free=is_free,
+            estimated=held > 0 and price.is_upper_bound,
         )
         await uow.generations.add(generation)
         await uow.jobs.enqueue(_job(pipeline, JobKind.SUBMIT, generation, now))
@@ -446,6 +447,7 @@ async def _track(pipeline: Pipeline, job: Job, generation: Generation) -> JobOut
                 urls=status.result_urls,
                 result_object=status.result_object,
                 credits_consumed=status.credits_consumed,
+                charge=await _measured_charge(pipeline, generation, status.result_urls),
             )
             await _save_and_enqueue(
                 pipeline,
@@ -463,6 +465,22 @@ async def _track(pipeline: Pipeline, job: Job, generation: Generation) -> JobOut
             return await _fail_now(pipeline, generation, reason, status.detail)
         case ProviderState.QUEUED | ProviderState.RUNNING:
             return await _still_running(pipeline, generation, now)
+
+
+async def _measured_charge(
+    pipeline: Pipeline, generation: Generation, urls: tuple[str, ...]
+) -> int | None:
+    """For an estimated price, the price of the result's measured length (None: unknown)."""
+    if not generation.estimated or not urls:
+        return None
+    seconds = await pipeline.gateway.result_seconds(urls[0])
+    model = (await pipeline.registry()).get(generation.model_id)
+    if seconds is None or model is None:
+        return None
+    actual = quote(
+        model, generation.input, pipeline.settings.prices, MediaFacts(media_seconds=seconds)
+    )
+    return None if isinstance(actual, Rejected) else actual.stars
 
 
 async def _still_running(pipeline: Pipeline, generation: Generation, now: datetime) -> JobOutcome:
@@ -495,11 +513,11 @@ async def _deliver(pipeline: Pipeline, job: Job, generation: Generation) -> JobO
             return Done()
         saved = await uow.generations.save(delivered)
         if saved.held > 0:
-            planned = capture(saved.user_id, saved.held, saved.stars, saved.id)
+            planned = capture(saved.user_id, saved.held, saved.charged, saved.id)
             if not isinstance(planned, Rejected):
                 await uow.ledger.append(planned)
         await uow.events.append(
-            _event(saved, "generation.delivered", now, files=len(refs), stars=saved.stars)
+            _event(saved, "generation.delivered", now, files=len(refs), stars=saved.charged)
         )
         await uow.commit()
     return Done()

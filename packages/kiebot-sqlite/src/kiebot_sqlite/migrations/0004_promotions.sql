@@ -1,5 +1,5 @@
--- 0004: the free tier, promo codes, referral rewards (kiebot_core.domain.promotions), and an
--- index for the margin report. Forward-only: nothing here is ever edited once applied.
+-- 0004: the free tier, promo codes, referral rewards (kiebot_core.domain.promotions), measured
+-- charges of estimated prices, and an index for the margin report. Forward-only: nothing here is ever edited once applied.
 
 -- Free runs taken per user and UTC day (day as YYYY-MM-DD).
 CREATE TABLE free_runs (
@@ -38,3 +38,8 @@ CREATE INDEX users_by_referrer ON users (referrer_id) WHERE referrer_id IS NOT N
 
 -- The margin report sums each generation's captures and refunds by reference.
 CREATE INDEX ledger_transactions_by_reference ON ledger_transactions (reference);
+
+-- A price quoted at the longest case is "estimated": the charge is measured from the result.
+ALTER TABLE generations ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0
+    CHECK (estimated IN (0, 1));
+ALTER TABLE generations ADD COLUMN charge INTEGER CHECK (charge >= 0);

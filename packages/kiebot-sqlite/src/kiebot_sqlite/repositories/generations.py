@@ -16,8 +16,9 @@ _INSERT = """
     INSERT INTO generations (
         id, user_id, model_id, input, credits, stars, held, is_free, correlation_id, state,
         created_at, updated_at, deadline_at, task_id, result_urls, result_object,
-        credits_consumed, delivered_refs, reason, version, model_search, prompt_search
-    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        credits_consumed, delivered_refs, reason, version, model_search, prompt_search,
+        estimated, charge
+    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT DO NOTHING
 """
 _UPDATE = """
@@ -26,7 +27,7 @@ _UPDATE = """
         is_free = ?8, correlation_id = ?9, state = ?10, created_at = ?11, updated_at = ?12,
         deadline_at = ?13, task_id = ?14, result_urls = ?15, result_object = ?16,
         credits_consumed = ?17, delivered_refs = ?18, reason = ?19, version = version + 1,
-        model_search = ?21, prompt_search = ?22
+        model_search = ?21, prompt_search = ?22, estimated = ?23, charge = ?24
     WHERE id = ?1 AND version = ?20
 """
 _FOR_USER = """

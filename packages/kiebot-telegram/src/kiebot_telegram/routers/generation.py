@@ -65,6 +65,7 @@ async def launch(callback: CallbackQuery, ctx: Context, session: Session) -> Non
         model_id=model.id,
         answers=dict(state.answers),
         correlation_id=ctx.correlation_id,
+        facts=wizard.media_facts(state),
     )
     started = await start_generation(ctx.services.pipeline, command)
     if isinstance(started, Rejected):
