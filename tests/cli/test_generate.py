@@ -201,8 +201,11 @@ async def test_db_commands_and_a_generation_work_on_postgresql(cli, pg_admin_dsn
         assert status.exit_code == 1
         assert "Pending: 0001_initial" in status.stdout
         migrated = await asyncio.to_thread(cli, "db", "migrate", env=env)
-        applied = "Applied 0001_initial, 0002_favorites, 0003_orders, 0004_promotions"
-        assert f"{applied} to PostgreSQL" in migrated.stdout
+        applied = (
+            "0001_initial, 0002_favorites, 0003_orders, 0004_promotions, 0005_inbox_claims, "
+            "0006_referral_charges"
+        )
+        assert f"Applied {applied} to PostgreSQL" in " ".join(migrated.stdout.split())
         assert (await asyncio.to_thread(cli, "db", "status", env=env)).exit_code == 0
         result = await asyncio.to_thread(
             cli,
@@ -217,3 +220,21 @@ async def test_db_commands_and_a_generation_work_on_postgresql(cli, pg_admin_dsn
         assert result.exit_code == 0, result.output
         rows = json.loads((await asyncio.to_thread(cli, "history", "--json", env=env)).stdout)
         assert [row["prompt"] for row in rows] == ["a pg fox"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("promo", "list"),
+        ("promo", "create", "CODE", "--stars", "5"),
+        ("payments", "list"),
+        ("generations", "refund", "gen_1", "--reason", "x"),
+        ("pricing", "margin"),
+        ("users", "grant", "1", "5", "--reason", "x"),
+    ],
+)
+def test_operator_commands_refuse_the_local_store(cli, args):
+    result = cli(*args, env={"DATABASE_URL": ""})
+    assert result.exit_code == 2, result.output
+    assert "DATABASE_URL is not set" in result.output
+    assert not (cli.home / "kiebot.sqlite3").exists()

@@ -131,9 +131,9 @@ async def test_a_free_failed_or_unknown_generation_is_not_refunded(bot_store: Bo
     assert free.is_free
     assert (failed.state, failed.held) == (GenerationState.FAILED, 12)
     for generation_id, detail in (
-        (free.id, f"{free.id} was not charged"),
-        (failed.id, f"{failed.id} was not charged"),
-        ("gen_nope", "no generation gen_nope"),
+        (free.id, f"{free.id} is unknown or was not charged"),
+        (failed.id, f"{failed.id} is unknown or was not charged"),
+        ("gen_nope", "gen_nope is unknown or was not charged"),
     ):
         result = await bot_store.run("generations", "refund", generation_id, "--reason", "x")
         assert result.exit_code == 2, result.output

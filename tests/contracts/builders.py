@@ -94,7 +94,7 @@ def make_event(
 
 
 def make_update(
-    update_id: int, *, at: datetime, bot_id: int = 7, chat_id: int = 42
+    update_id: int, *, at: datetime, bot_id: int = 7, chat_id: int | None = 42
 ) -> InboxUpdate:
     return InboxUpdate(
         bot_id=bot_id,

@@ -1,7 +1,7 @@
 """The storage implementations the contract suites run against, behind one test-facing type."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +22,16 @@ from tests.pg.databases import cloned_database
 
 BACKENDS = ["memory", "sqlite", "pg"]
 """Every implementation of the storage ports; the ``uow`` fixture's parameters."""
+
+RACING_BACKENDS = ["sqlite", "pg"]
+"""The stores whose units of work really run in parallel; the ``racers`` fixture's parameters.
+The in-memory store is one process's fake and is left out."""
+
+RACERS_AT_ONCE = 20
+"""How many racers a PostgreSQL store has a connection for at once (besides the test's own)."""
+
+Racers = Callable[[], UnitOfWorkFactory]
+"""A racer's own way into the shared store."""
 
 PG_CLAIM_TIMEOUT = timedelta(seconds=1)
 """PostgreSQL times claims with the real database clock, so its tests use a short timeout."""
@@ -98,3 +108,30 @@ async def open_store(
             yield Store("pg", factory_pg, None, PG_CLAIM_TIMEOUT, PG_TICK)
     else:
         raise ValueError(f"unknown storage backend {backend!r}")
+
+
+@asynccontextmanager
+async def open_racers(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Racers]:
+    """Separate ways into one fresh store of ``backend``, one per racer.
+
+    On SQLite each call opens a factory of its own on the shared file (as separate processes
+    would, so only SQLite's write lock orders them); on PostgreSQL each call gives the one
+    factory over a pool with a connection for ``RACERS_AT_ONCE`` racers at once.
+    """
+    if backend == "sqlite":
+        path = tmp_path / "kiebot.sqlite3"
+        await migrate_sqlite(path)
+        yield lambda: SqliteUnitOfWorkFactory(path)
+    elif backend == "pg":
+        admin_dsn: str = request.getfixturevalue("pg_admin_dsn")
+        template: str = request.getfixturevalue("pg_template")
+        async with (
+            cloned_database(admin_dsn, template) as dsn,
+            open_pool(dsn, min_size=1, max_size=RACERS_AT_ONCE + 1) as pool,
+        ):
+            factory = PgUnitOfWorkFactory(pool)
+            yield lambda: factory
+    else:
+        raise ValueError(f"unknown racing backend {backend!r}")

@@ -334,28 +334,34 @@ class LedgerMachine(RuleBasedStateMachine):
 
         assert self.run(abandon()) is None
 
-    def _record_new(self, key: IdempotencyKey) -> LedgerTransaction | None:
-        """Feed the model the transaction a use case recorded under ``key``, if it is new."""
+    def _expect(self, expected: LedgerTransaction | Rejected) -> None:
+        """The use case just run must have recorded ``expected`` (planned on the model's
+        balance), unless its key was recorded before; the model then records it too."""
+        assert isinstance(expected, LedgerTransaction), expected
+        key = expected.key
 
         async def read() -> LedgerTransaction | None:
             async with self.store() as tx:
                 return await tx.ledger.get(key)
 
         recorded = self.run(read())
-        if recorded is not None and key not in self.model.recorded:
+        assert recorded is not None
+        if key not in self.model.recorded:
+            assert recorded == expected
             self.model.appended(recorded, recorded)
-        return recorded
 
     @rule(user=st.integers(0, USERS - 1), amount=st.integers(1, 300), charge=st.integers(0, 5))
     def payment(self, user: int, amount: int, charge: int) -> None:
         """A successful Stars payment registered; the same charge again credits nothing."""
         user_id, charge_id = self.users[user], PaymentChargeId(self.ref("paid", charge))
+        expected = ledger.purchase(self.model.balance(user_id), user_id, amount, charge_id)
         registered = self.run(register_payment(self.payments, charge_id, user_id, "x", amount))
         known = self.model.payments.get(charge_id)
         assert registered.is_new is (known is None)
-        credited = self._record_new(IdempotencyKey(f"purchase:{charge_id}"))
-        assert credited is not None
-        assert -credited.amount_of(AccountKind.TELEGRAM) == registered.payment.credited
+        if known is None:
+            # No order behind payload "x": exactly what was paid is credited, debt first.
+            assert registered.payment.credited == amount
+            self._expect(expected)
         self.model.payments.setdefault(charge_id, (registered.payment.user_id, amount))
 
     @precondition(lambda self: bool(self.model.payments))
@@ -363,14 +369,17 @@ class LedgerMachine(RuleBasedStateMachine):
     def payment_refunded(self, data: st.DataObject) -> None:
         """Telegram refunded a registered payment (possibly twice): booked once, debt if spent."""
         charge_id = data.draw(st.sampled_from(sorted(self.model.payments)))
-        user_id, _ = self.model.payments[charge_id]
+        user_id, credited = self.model.payments[charge_id]
+        expected = ledger.purchase_refund(
+            self.model.balance(user_id), user_id, credited, charge_id
+        )
         booked = self.run(
             record_purchase_refund(self.payments, user_id, PaymentChargeId(charge_id))
         )
         assert not isinstance(booked, Rejected), booked
         assert booked.is_new is (charge_id not in self.model.refunded_payments)
         self.model.refunded_payments.add(charge_id)
-        assert self._record_new(IdempotencyKey(f"purchase_refund:{charge_id}")) is not None
+        self._expect(expected)
 
     @rule(user=st.integers(0, USERS - 1), give_back=st.booleans())
     def free_run(self, user: int, give_back: bool) -> None:
@@ -410,8 +419,7 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             assert not isinstance(redeemed, Rejected), redeemed
             users.add(user_id)
-            key = IdempotencyKey(f"grant:{promo_reference(code, user_id)}")
-            assert self._record_new(key) is not None
+            self._expect(ledger.grant(user_id, 7, promo_reference(code, user_id)))
 
     # ------------------------------------------------------------- invariants
 

@@ -1,16 +1,10 @@
 """Limits that must hold while units of work really race, on the stores that run in parallel.
 
-Each racer has its own connection: on SQLite its own factory on the shared file (as separate
-processes would, so only SQLite's write lock orders them), on PostgreSQL a pool large enough
-for every racer at once. The in-memory store is one process's fake and is left out.
+Each racer has its own connection (the ``racers`` fixture, ``tests.contracts.stores``).
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from datetime import date
-from pathlib import Path
-
-import pytest
 
 from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.ledger import AccountKind, LedgerKind
@@ -18,38 +12,13 @@ from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.promotions import PromoCode
 from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.ports.runtime import SystemClock
-from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_core.use_cases.promotions import Redeemed, create_promo, redeem_promo
-from kiebot_pg.pool import open_pool
-from kiebot_pg.uow import PgUnitOfWorkFactory
-from kiebot_sqlite.migrate import migrate as migrate_sqlite
-from kiebot_sqlite.uow import SqliteUnitOfWorkFactory
-from tests.pg.databases import cloned_database
+from tests.contracts.stores import RACERS_AT_ONCE, Racers
 
-USERS = [UserId(100 + n) for n in range(20)]
+USERS = [UserId(100 + n) for n in range(RACERS_AT_ONCE)]
 MAX_USES = 5
 ALICE = UserId(1)
 DAY = date(2026, 3, 1)
-
-Racers = Callable[[], UnitOfWorkFactory]
-"""A racer's own way into the shared store."""
-
-
-@pytest.fixture(params=["sqlite", "pg"])
-async def racers(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Racers]:
-    if request.param == "sqlite":
-        path = tmp_path / "kiebot.sqlite3"
-        await migrate_sqlite(path)
-        yield lambda: SqliteUnitOfWorkFactory(path)
-        return
-    admin_dsn: str = request.getfixturevalue("pg_admin_dsn")
-    template: str = request.getfixturevalue("pg_template")
-    async with (
-        cloned_database(admin_dsn, template) as dsn,
-        open_pool(dsn, min_size=1, max_size=len(USERS) + 1) as pool,
-    ):
-        factory = PgUnitOfWorkFactory(pool)
-        yield lambda: factory
 
 
 async def test_users_racing_for_a_limited_code_get_exactly_its_uses(racers: Racers) -> None:

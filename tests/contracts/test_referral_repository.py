@@ -1,6 +1,6 @@
 import pytest
 
-from kiebot_core.domain.ids import UserId
+from kiebot_core.domain.ids import PaymentChargeId, UserId
 from kiebot_core.domain.promotions import ReferralSummary
 from tests.contracts.builders import make_user
 from tests.contracts.stores import BACKENDS, Store
@@ -10,9 +10,15 @@ pytestmark = pytest.mark.parametrize("uow", BACKENDS, indirect=True)
 ALICE, BOB, CAROL, DAVE = UserId(1), UserId(2), UserId(3), UserId(4)
 
 
+def charge_of(invited: UserId) -> PaymentChargeId:
+    return PaymentChargeId(f"charge-{invited}")
+
+
 async def reward(uow: Store, invited: UserId, referrer: UserId, stars: int = 10) -> bool:
     async with uow() as tx:
-        rewarded = await tx.referrals.reward(invited, referrer, stars, uow.now())
+        rewarded = await tx.referrals.reward(
+            invited, referrer, stars, uow.now(), charge_of(invited)
+        )
         await tx.commit()
     return rewarded
 
@@ -52,7 +58,16 @@ async def test_the_summary_counts_invited_users_rewarded_ones_and_stars(uow: Sto
 
 async def test_an_uncommitted_reward_is_rolled_back(uow: Store) -> None:
     async with uow() as tx:
-        assert await tx.referrals.reward(BOB, ALICE, 10, uow.now())
+        assert await tx.referrals.reward(BOB, ALICE, 10, uow.now(), charge_of(BOB))
         assert await tx.referrals.summary(ALICE) == ReferralSummary(rewarded=1, stars=10)
     assert await summary(uow, ALICE) == ReferralSummary()
     assert await reward(uow, BOB, ALICE, 10)
+
+
+async def test_the_payment_that_paid_a_reward_is_known(uow: Store) -> None:
+    assert await reward(uow, BOB, ALICE)
+    assert not await reward(uow, BOB, CAROL)  # a second claim keeps the first charge
+    async with uow() as tx:
+        assert await tx.referrals.rewarded_by(charge_of(BOB))
+        assert not await tx.referrals.rewarded_by(charge_of(CAROL))
+        assert not await tx.referrals.rewarded_by(PaymentChargeId("other"))

@@ -1,5 +1,6 @@
 """Measuring media length (what per-second prices of an input's length are quoted from)."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -8,14 +9,14 @@ from hypothesis import strategies as st
 
 from kiebot_core.domain import wizard
 from kiebot_core.domain.catalog import JsonValue
-from kiebot_core.domain.generation import GenerationState
-from kiebot_core.domain.ids import CorrelationId
+from kiebot_core.domain.generation import Deadlines, Generation, GenerationState
+from kiebot_core.domain.ids import CorrelationId, GenerationId, ProviderTaskId
 from kiebot_core.domain.ledger import AccountKind, Balance, settle_key
-from kiebot_core.domain.media import media_seconds
-from kiebot_core.domain.pricing import MediaFacts, PriceSettings, quote
+from kiebot_core.domain.pricing import MediaFacts, PriceSettings, Quote, quote
 from kiebot_core.domain.registry import load_registry
 from kiebot_core.testing.generation import ScriptedGenerationGateway, succeeds
 from kiebot_core.use_cases.generation import GenerationStarted, StartCommand, start_generation
+from kiebot_kie.media import media_seconds
 from kiebot_kie.sandbox.media import mp4, png, wav
 from tests.core.test_pipeline import USER, balance, drive, fund, make_pipeline, start
 
@@ -102,6 +103,8 @@ async def test_an_estimated_price_is_charged_by_the_results_measured_length(
     done = await drive(pipeline, started.generation_id)
     assert done.state is GenerationState.SUCCEEDED
     assert (done.estimated, done.held, done.charged) == (True, 384, charged)
+    # The margin report compares KIE's consumption with what the measured run was quoted.
+    assert done.credits == (Decimal(16) if measured is not None else Decimal(480))
     assert await balance(pipeline) == Balance(available=400 - charged)
     async with pipeline.uow() as uow:
         settled = await uow.ledger.get(settle_key(done.id))
@@ -130,3 +133,30 @@ async def test_an_exact_price_is_never_measured_again():
     done = await drive(pipeline, started.generation_id)
     assert (done.estimated, done.charged) == (False, 20)
     assert await balance(pipeline) == Balance(available=80)
+
+
+def test_a_measured_price_never_charges_more_than_the_hold():
+    model = load_registry().get(TOPAZ)
+    assert model is not None
+    gateway_quote = quote(model, {"video_url": CLIP}, PriceSettings())
+    assert isinstance(gateway_quote, Quote)
+    generation = Generation.start(
+        id=GenerationId("gen_1"),
+        user_id=USER,
+        model_id=TOPAZ,
+        category=model.category,
+        input={"video_url": CLIP},
+        credits=Decimal(8),
+        stars=7,
+        correlation_id=CorrelationId("cor_1"),
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+        deadlines=Deadlines(),
+        held=7,
+        estimated=True,
+    )
+    running = generation.submitted(ProviderTaskId("task_1"), generation.created_at)
+    assert isinstance(running, Generation)
+    ready = running.result_ready(running.created_at, urls=(RESULT,), measured=gateway_quote)
+    assert isinstance(ready, Generation)
+    assert gateway_quote.stars > 7
+    assert ready.charged == 7

@@ -19,24 +19,28 @@ from kiebot_core.domain.promotions import (
     normalize_promo_code,
     parse_referral_code,
     referral_code,
-    referral_problem,
 )
 from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.domain.registry import load_registry
 from kiebot_core.domain.settings import free_tier_from_env
 from kiebot_core.domain.texts import Language
-from kiebot_core.domain.users import User
 from kiebot_core.testing.delivery import RecordingDelivery
 from kiebot_core.testing.generation import ScriptedGenerationGateway, fails
 from kiebot_core.testing.memory import MemoryUnitOfWorkFactory
 from kiebot_core.testing.runtime import FrozenClock, SequentialIds
 from kiebot_core.use_cases.generation import (
+    Pipeline,
     PipelineSettings,
     cancel_generation,
     free_runs_left,
     refund_generation,
 )
-from kiebot_core.use_cases.payments import Payments, register_payment
+from kiebot_core.use_cases.payments import (
+    Payments,
+    purchases,
+    refundable_purchase,
+    register_payment,
+)
 from kiebot_core.use_cases.promotions import (
     create_promo,
     list_promos,
@@ -142,6 +146,12 @@ async def test_the_free_quota_is_per_utc_day():
     assert (await start(pipeline)).is_free
 
 
+async def operator_refund(pipeline: Pipeline, generation_id: GenerationId, reason: str):
+    return await refund_generation(
+        pipeline.uow, pipeline.clock, pipeline.ids, generation_id, reason
+    )
+
+
 async def test_an_operator_refund_returns_the_charge_once_and_queues_the_notice():
     delivery = RecordingDelivery()
     pipeline = make_pipeline(delivery=delivery)
@@ -150,10 +160,10 @@ async def test_an_operator_refund_returns_the_charge_once_and_queues_the_notice(
     done = await drive(pipeline, started.generation_id)
     assert done.state is GenerationState.SUCCEEDED
     assert await balance(pipeline) == Balance(available=88)
-    refunded = await refund_generation(pipeline, done.id, "watermark on the result")
+    refunded = await operator_refund(pipeline, done.id, "watermark on the result")
     assert not isinstance(refunded, Rejected)
     assert (refunded.stars, refunded.is_new) == (12, True)
-    again = await refund_generation(pipeline, done.id, "again")
+    again = await operator_refund(pipeline, done.id, "again")
     assert not isinstance(again, Rejected)
     assert not again.is_new
     await drive(pipeline, done.id)
@@ -166,14 +176,25 @@ async def test_an_operator_refund_returns_the_charge_once_and_queues_the_notice(
     assert history[0].kind is LedgerKind.REFUND
 
 
+async def test_a_refund_reason_must_be_short_enough_to_tell_the_user():
+    pipeline = make_pipeline()
+    await fund(pipeline, 100)
+    done = await drive(pipeline, (await start(pipeline)).generation_id)
+    for reason in ("", "   ", "x" * 501):
+        refused = await operator_refund(pipeline, done.id, reason)
+        assert isinstance(refused, Rejected)
+        assert refused.reason is ReasonCode.INVALID_INPUT
+    assert not isinstance(await operator_refund(pipeline, done.id, "x" * 500), Rejected)
+
+
 async def test_uncharged_and_unknown_generations_are_not_refunded():
     pipeline = make_pipeline(settings=FREE)
     free = await start(pipeline)
     done = await drive(pipeline, free.generation_id)
-    refused = await refund_generation(pipeline, done.id, "free")
+    refused = await operator_refund(pipeline, done.id, "free")
     assert isinstance(refused, Rejected)
     assert refused.reason is ReasonCode.REFUND_NOT_ALLOWED
-    missing = await refund_generation(pipeline, GenerationId("gen_none"), "?")
+    missing = await operator_refund(pipeline, GenerationId("gen_none"), "?")
     assert isinstance(missing, Rejected)
 
 
@@ -222,6 +243,16 @@ async def test_an_inviter_is_rewarded_once_on_the_first_payment_only():
     assert second.reward is None
     summary = await referrals_of(store, inviter)
     assert (summary.invited, summary.rewarded, summary.stars) == (1, 1, 10)
+    # The purchase that paid the reward is not refunded by its user (no free Stars by
+    # inviting oneself and refunding); the later one is.
+    listed = {p.payment.charge_id: p.refusal for p in await purchases(payments, friend)}
+    refusal = listed[PaymentChargeId("c1")]
+    assert refusal is not None
+    assert refusal.reason is ReasonCode.REFUND_REFERRAL_REWARDED
+    assert listed[PaymentChargeId("c2")] is None
+    refused = await refundable_purchase(payments, friend, PaymentChargeId("c1"))
+    assert isinstance(refused, Rejected)
+    assert refused.reason is ReasonCode.REFUND_REFERRAL_REWARDED
     async with store() as uow:
         assert await uow.ledger.balance(inviter) == Balance(available=10)
 
@@ -238,14 +269,3 @@ async def test_self_referrals_and_unknown_inviters_are_refused(user_id: int, inv
     assert joined.user.referrer_id is None
     assert joined.referral_refused is not None
     assert joined.referral_refused.reason is ReasonCode.REFERRAL_REFUSED
-
-
-async def test_a_referral_cycle_is_refused():
-    clock = FrozenClock()
-    inviter = User(
-        id=UserId(1), language=Language.EN, created_at=clock.now(), referrer_id=UserId(2)
-    )
-    refused = referral_problem(UserId(2), inviter)
-    assert refused is not None
-    assert refused.reason is ReasonCode.REFERRAL_REFUSED
-    assert referral_problem(UserId(3), inviter) is None

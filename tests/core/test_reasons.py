@@ -11,7 +11,8 @@ PINNED = {
     "provider_timeout", "provider_unavailable", "provider_rate_limited",
     "provider_input_unreachable", "provider_no_credits", "provider_auth",
     "provider_feature_disabled", "delivery_failed", "result_expired", "payment_duplicate",
-    "payment_invalid", "order_expired", "refund_not_allowed", "terms_changed", "promo_unknown",
+    "payment_invalid", "order_expired", "refund_not_allowed",
+    "refund_referral_rewarded", "terms_changed", "promo_unknown",
     "promo_expired", "promo_used_up", "promo_already_redeemed", "referral_refused",
     "price_unknown", "configuration_error", "storage_error", "internal_error",
 }  # fmt: skip

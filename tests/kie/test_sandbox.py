@@ -391,8 +391,12 @@ async def test_result_files_are_measured_without_credentials(
     clip = await gateway.upload(media.mp4("clip", seconds=5), "clip.mp4", "video/mp4")
     voice = await gateway.upload(media.wav("voice", seconds=1.5), "voice.wav", "audio/wav")
     picture = await gateway.upload(media.png("cat"), "cat.png", "image/png")
+    odd = await gateway.upload(b"not a video", "odd.mp4", "video/mp4")
+    measured = (clip.seconds, voice.seconds, picture.seconds, odd.seconds)
+    assert measured == (Decimal(5), Decimal(2), None, None)
     assert await gateway.result_seconds(clip.url) == Decimal(5)
     assert await gateway.result_seconds(voice.url) == Decimal(2)
     assert await gateway.result_seconds(picture.url) is None
     assert await gateway.result_seconds(f"{sandbox.base_url}/no/such/file.mp4") is None
+    assert await gateway.result_seconds("::::") is None  # not even a URL
     assert await gateway.client.fetch(clip.url, max_bytes=10) is None  # too large to measure

@@ -35,6 +35,21 @@ TABLES = {
     "schema_migrations",
 }
 
+INBOX_COLUMNS = {
+    "bot_id",
+    "update_id",
+    "chat_id",
+    "payload",
+    "received_at",
+    "processed",
+    "processed_at",
+    "attempts",
+    "claimed_until",
+    "parked_reason",
+    "parked_at",
+}
+"""``update_inbox`` after ``0005_inbox_claims``."""
+
 
 def every_name() -> list[str]:
     return [migration.name for migration in migrations()]
@@ -95,9 +110,14 @@ async def test_migrating_from_empty_applies_everything_then_nothing(empty_pg_dsn
         rows = await connection.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
         )
+        inbox = await connection.fetch(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = 'update_inbox'"
+        )
     finally:
         await connection.close()
     assert {row["tablename"] for row in rows} == TABLES
+    assert {row["column_name"] for row in inbox} == INBOX_COLUMNS
 
 
 async def test_processes_migrating_together_apply_each_migration_once(

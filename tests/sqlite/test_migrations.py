@@ -36,6 +36,21 @@ TABLES = {
     "schema_migrations",
 }
 
+INBOX_COLUMNS = {
+    "bot_id",
+    "update_id",
+    "chat_id",
+    "payload",
+    "received_at",
+    "processed",
+    "processed_at",
+    "attempts",
+    "claimed_until",
+    "parked_reason",
+    "parked_at",
+}
+"""``update_inbox`` after ``0005_inbox_claims``."""
+
 
 def every_name() -> list[str]:
     return [migration.name for migration in migrations()]
@@ -46,6 +61,13 @@ def tables_of(path: Path) -> set[str]:
         rows = connection.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         ).fetchall()
+    connection.close()
+    return {name for (name,) in rows}
+
+
+def columns_of(path: Path, table: str) -> set[str]:
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT name FROM pragma_table_info(?)", (table,)).fetchall()
     connection.close()
     return {name for (name,) in rows}
 
@@ -103,6 +125,7 @@ async def test_migrating_from_nothing_applies_everything_then_nothing(tmp_path: 
     assert await migrate(path) == []
     assert await status(path) == (every_name(), [])
     assert tables_of(path) == TABLES
+    assert columns_of(path, "update_inbox") == INBOX_COLUMNS
 
 
 async def test_processes_migrating_together_apply_each_migration_once(tmp_path: Path) -> None:

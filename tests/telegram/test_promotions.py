@@ -1,7 +1,6 @@
 """The free tier, promo codes, referrals, support requests and operator refunds in the bot."""
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -199,11 +198,15 @@ async def test_an_inviter_is_rewarded_once_when_the_invited_user_first_pays(
     assert reason_text(ReasonCode.REFERRAL_REFUSED, Language.EN) not in friend.last().shown
     await top_up(friend)
     assert "A friend you invited made their first purchase: +10 ⭐" in inviter.last().shown
+    # That purchase cannot be refunded by the friend (no free Stars by inviting oneself).
+    await friend.send("/paysupport")
+    assert "✉️ Ask support about 1" in friend.last().labels()
+    assert "↩️ Refund 1" not in friend.last().labels()
     await top_up(friend)
     assert await bot.balance(inviter.id) == Balance(available=10)
     await inviter.send("/referral")
     assert "Joined: 1 · purchased: 1 · you earned: 10 ⭐" in inviter.last().shown
-    # Inviting oneself, and a cycle, are refused (the user joins without an inviter).
+    # Inviting oneself is refused (the user joins without an inviter).
     loner = api.user(3003, "Cy")
     await loner.send(f"/start {referral_code(UserId(loner.id))}")
     assert reason_text(ReasonCode.REFERRAL_REFUSED, Language.EN) in loner.last().shown
@@ -245,16 +248,21 @@ async def test_an_operator_refund_of_a_generation_reaches_the_user_with_the_reas
     await top_up(user)
     await spend(bot, user)
     generation = await wait_finished(bot, user)
+    pipeline = bot.runtime.pipeline
     assert "charged 15 ⭐" in next(m for m in user.bot_messages() if m.media == "photo").shown
-    refunded = await refund_generation(bot.runtime.pipeline, generation.id, "blurry <result>")
+    refunded = await refund_generation(
+        bot.store, pipeline.clock, pipeline.ids, generation.id, "blurry <result>"
+    )
     assert not isinstance(refunded, Rejected)
     assert refunded.stars == 15
     await api.settle(quiet=0.3)
     last = user.last().shown
-    assert re.search(r"15 ⭐ for .*Nano Banana Pro.* are back on your balance", last), last
+    assert "15 ⭐ for Nano Banana Pro · Create & Edit are back on your balance" in last, last
     assert "Reason: blurry <result>" in last
     assert await bot.balance(user.id) == Balance(available=50)
-    again = await refund_generation(bot.runtime.pipeline, generation.id, "twice")
+    again = await refund_generation(
+        bot.store, pipeline.clock, pipeline.ids, generation.id, "twice"
+    )
     assert not isinstance(again, Rejected)
     assert not again.is_new
     assert kinds(await ledger(bot, user))[-1] is LedgerKind.REFUND

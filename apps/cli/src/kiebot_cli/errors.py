@@ -41,8 +41,10 @@ def guarded(command: Callable[P, None]) -> Callable[P, None]:
             context = getattr(kwargs.get("ctx"), "obj", None)  # Typer passes it by name
             if getattr(context, "debug", False):
                 raise
-            code = EXIT_REJECTED if isinstance(error, SettingsError) else EXIT_FAILED
+            console = Console(stderr=True, highlight=False)
+            if isinstance(error, SettingsError):
+                fail(console, f"{error.variable} {error.problem}", EXIT_REJECTED)
             what = reason_text(error.reason_code, getattr(context, "language", DEFAULT_LANGUAGE))
-            fail(Console(stderr=True, highlight=False), f"{what} ({error})", code)
+            fail(console, f"{what} ({error})", EXIT_FAILED)
 
     return run

@@ -18,7 +18,6 @@ from kiebot_cli.wiring import Ports, open_ports
 from kiebot_core.domain.catalog import JsonValue, ModelSpec
 from kiebot_core.domain.generation import Generation
 from kiebot_core.domain.ids import CorrelationId, GenerationId, UserId
-from kiebot_core.domain.media import media_seconds
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.pricing import MediaFacts
 from kiebot_core.domain.reasons import ReasonCode
@@ -55,27 +54,12 @@ class _Run:
     generation_id: GenerationId | None = None
     files: dict[str, LocalFile] = attrs.field(factory=dict)
     durations: dict[str, Decimal] = attrs.field(factory=dict)
-    """Seconds of the audio and video files, by placeholder URL."""
-
-
-async def _measure(run: _Run, url: str, path: Path, mime_type: str) -> None:
-    """Remember how long the audio or video file behind ``url`` plays (for exact prices)."""
-    if mime_type.split("/", 1)[0] in {"audio", "video"}:
-        seconds = media_seconds(await asyncio.to_thread(path.read_bytes))
-        if seconds is not None:
-            run.durations[url] = seconds
+    """Measured seconds of the uploaded audio and video files, by URL."""
 
 
 async def _placeholder(run: _Run, path: Path, mime_type: str) -> str:
     url = f"{PENDING_UPLOAD}{len(run.files)}/{path.name}"
     run.files[url] = LocalFile(path, mime_type)
-    await _measure(run, url, path, mime_type)
-    return url
-
-
-async def _wizard_upload(ports: Ports, run: _Run, path: Path, mime_type: str) -> str:
-    url = await _real_upload(ports, path, mime_type)
-    await _measure(run, url, path, mime_type)
     return url
 
 
@@ -83,7 +67,7 @@ async def _upload_pending(ports: Ports, run: _Run, answers: dict[str, JsonValue]
     """Replace placeholder URLs with real uploads, now that the input is valid."""
     uploaded: dict[str, str] = {}
     for placeholder, local in run.files.items():
-        uploaded[placeholder] = await _real_upload(ports, local.path, local.mime_type)
+        uploaded[placeholder] = await _real_upload(ports, run, local.path, local.mime_type)
     for name, value in answers.items():
         if isinstance(value, str) and value in uploaded:
             answers[name] = uploaded[value]
@@ -93,9 +77,12 @@ async def _upload_pending(ports: Ports, run: _Run, answers: dict[str, JsonValue]
             ]
 
 
-async def _real_upload(ports: Ports, path: Path, mime_type: str) -> str:
+async def _real_upload(ports: Ports, run: _Run, path: Path, mime_type: str) -> str:
+    """Upload a local file; its measured length (audio, video) goes to ``run.durations``."""
     data = await asyncio.to_thread(path.read_bytes)
     stored = await ports.pipeline.gateway.upload(data, path.name, mime_type)
+    if stored.seconds is not None:
+        run.durations[stored.url] = stored.seconds
     return stored.url
 
 
@@ -112,7 +99,7 @@ async def _collect(
         console=context.err,
         language=context.language,
         prices=context.settings.prices,
-        upload=lambda path, mime: _wizard_upload(ports, run, path, mime),
+        upload=lambda path, mime: _real_upload(ports, run, path, mime),
         durations=run.durations,
     )
 
@@ -146,11 +133,11 @@ async def _start(
     """Check everything, then upload the files and start: invalid input never reaches KIE."""
     if isinstance(answers, Rejected):
         return answers
-    facts = MediaFacts.of(answers, run.durations)
-    checked = await quote_generation(ports.pipeline, model.id, answers, facts)
+    checked = await quote_generation(ports.pipeline, model.id, answers, MediaFacts())
     if isinstance(checked, Rejected):
         return checked
     await _upload_pending(ports, run, answers)
+    facts = MediaFacts.of(answers, run.durations)
     correlation = CorrelationId(Uuid4Ids().new("cor"))
     return await start_generation(
         ports.pipeline, StartCommand(LOCAL_USER, model.id, answers, correlation, facts)

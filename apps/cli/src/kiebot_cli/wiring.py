@@ -44,6 +44,20 @@ async def open_store(settings: CliSettings) -> AsyncIterator[UnitOfWorkFactory]:
 
 
 @asynccontextmanager
+async def open_bot_store(settings: CliSettings) -> AsyncIterator[UnitOfWorkFactory]:
+    """The bot's PostgreSQL store (``DATABASE_URL``), for operator commands; migrated.
+
+    Raises ``SettingsError`` without ``DATABASE_URL``: the local store is never the bot's.
+    """
+    if not settings.database_url:
+        raise SettingsError(
+            "DATABASE_URL", "is not set (operator commands use the bot's database)"
+        )
+    async with open_store(settings) as store:
+        yield store
+
+
+@asynccontextmanager
 async def open_gateway(settings: CliSettings) -> AsyncIterator[GenerationGateway]:
     """KIE with ``KIE_API_KEY``; without it the built-in sandbox, started in this process."""
     async with open_kie_or_sandbox(

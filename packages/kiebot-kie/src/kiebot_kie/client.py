@@ -296,7 +296,7 @@ class KieClient:
                     data.extend(chunk)
                     if len(data) > max_bytes:
                         return None
-        except httpx.HTTPError:
+        except (httpx.HTTPError, httpx.InvalidURL):
             return None
         return bytes(data)
 

@@ -28,7 +28,6 @@ import httpx
 from kiebot_core.domain.catalog import JsonValue, Registry
 from kiebot_core.domain.errors import NotFoundError, ProviderError
 from kiebot_core.domain.ids import ProviderTaskId
-from kiebot_core.domain.media import media_seconds
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.domain.registry import load_registry
@@ -61,6 +60,7 @@ from kiebot_kie.errors import (
     reason_for_failure,
     scrub,
 )
+from kiebot_kie.media import TIMED_MEDIA, measure
 from kiebot_kie.polling import poll_interval
 from kiebot_kie.wire import RecordInfo, TaskState
 
@@ -204,15 +204,17 @@ class KieGenerationGateway(GenerationGateway):
             )
         except KieError as error:
             raise translate(error) from None
+        timed = mime_type.split("/", 1)[0] in TIMED_MEDIA
         return UploadedFile(
             url=uploaded.download_url,
             size=uploaded.file_size if uploaded.file_size is not None else len(data),
             mime_type=uploaded.mime_type or mime_type,
+            seconds=await measure(data) if timed else None,
         )
 
     async def result_seconds(self, url: str) -> Decimal | None:
         data = await self._client.fetch(url, max_bytes=MAX_MEASURED_BYTES)
-        return None if data is None else media_seconds(data)
+        return None if data is None else await measure(data)
 
     async def credits(self) -> Decimal:
         try:

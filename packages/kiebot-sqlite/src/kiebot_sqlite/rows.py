@@ -4,8 +4,8 @@ Repositories never build a domain object from a row themselves: they call one of
 ``*_from_row`` functions here, which is the only place that knows both shapes. Each
 ``*_values`` function gives statement parameters in the column order of its table in
 ``migrations/`` (``0001_initial.sql``; ``0002_favorites.sql`` for favorites; ``0003_orders.sql``
-for orders; ``0004_promotions.sql`` for promo codes); the repositories' statements list the
-columns in that order.
+for orders; ``0004_promotions.sql`` for promo codes; ``0005_inbox_claims.sql`` for the inbox's
+claims and parking); the repositories' statements list the columns in that order.
 
 SQLite has no timestamp or decimal type: timestamps are stored as fixed-width UTC text
 (``2026-01-01T12:00:00.000000+00:00``), so comparing the text compares the times, and KIE
@@ -306,13 +306,14 @@ def event_from_row(row: sqlite3.Row) -> Event:
 
 
 def inbox_values(update: InboxUpdate) -> tuple[object, ...]:
-    """Parameters for the ``update_inbox`` columns before ``processed``, in table order."""
+    """Parameters for the ``update_inbox`` columns before ``processed``, then ``attempts``."""
     return (
         update.bot_id,
         update.update_id,
         update.chat_id,
         dump_object(update.payload),
         timestamp(update.received_at),
+        update.attempts,
     )
 
 
@@ -324,7 +325,13 @@ def inbox_update_from_row(row: sqlite3.Row) -> InboxUpdate:
         chat_id=row["chat_id"],
         payload=load_object(row["payload"]),
         received_at=moment_from(row["received_at"]),
+        attempts=row["attempts"],
     )
+
+
+def parked_update_from_row(row: sqlite3.Row) -> tuple[InboxUpdate, ReasonCode]:
+    """The parked update stored in ``row``, with the reason it was parked."""
+    return inbox_update_from_row(row), ReasonCode(row["parked_reason"])
 
 
 def conversation_values(conversation: Conversation) -> tuple[object, ...]:

@@ -31,7 +31,7 @@ from kiebot_core.domain.generation import Generation, GenerationState
 from kiebot_core.domain.texts import Language
 from kiebot_core.ports.delivery import ResultDelivery
 from kiebot_core.ports.storage import UnitOfWorkFactory
-from kiebot_core.use_cases.generation import RegistrySource
+from kiebot_core.use_cases.generation import MAX_REFUND_REASON, RegistrySource
 from kiebot_telegram.formatting import MAX_TEXT, clip, escape
 from kiebot_telegram.messaging import edit_by_id
 from kiebot_telegram.progress import StatusBoard, StatusRef, find_status_message, user_language
@@ -290,8 +290,8 @@ class TelegramResultDelivery(ResultDelivery):
             target.language,
             Msg.REFUNDED_BY_OPERATOR,
             stars=stars,
-            model=escape(target.title),
-            reason=escape(reason),
+            model=target.title,
+            reason=escape(clip(reason, MAX_REFUND_REASON)),
         )
         try:
             await self._bot.send_message(target.chat_id, text)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,13 +22,15 @@ generations_app = typer.Typer(
 async def _refund(
     settings: CliSettings, generation_id: str, reason: str
 ) -> GenerationRefunded | Rejected:
-    from kiebot_cli.wiring import open_ports
+    from kiebot_cli.wiring import open_bot_store
     from kiebot_core.domain.ids import GenerationId
+    from kiebot_core.ports.runtime import SystemClock, Uuid4Ids
     from kiebot_core.use_cases.generation import refund_generation
 
-    # Refunding writes only the store; the pipeline's gateway and delivery stay unused.
-    async with open_ports(settings, Path.cwd()) as ports:
-        return await refund_generation(ports.pipeline, GenerationId(generation_id), reason)
+    async with open_bot_store(settings) as store:
+        return await refund_generation(
+            store, SystemClock(), Uuid4Ids(), GenerationId(generation_id), reason
+        )
 
 
 @generations_app.command("refund")
@@ -50,9 +51,7 @@ def refund(
     from kiebot_core.domain.outcomes import Rejected
 
     context: CliContext = ctx.obj
-    if not reason.strip():
-        fail(context.err, "--reason must not be empty", EXIT_REJECTED)
-    result = asyncio.run(_refund(context.settings, generation_id, reason.strip()))
+    result = asyncio.run(_refund(context.settings, generation_id, reason))
     if isinstance(result, Rejected):
         fail(context.err, result.detail or result.reason, EXIT_REJECTED)
     generation = result.generation

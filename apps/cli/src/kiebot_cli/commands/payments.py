@@ -53,26 +53,24 @@ def _payments(store: UnitOfWorkFactory) -> Payments:
 
 
 def _call_bot_api(context: CliContext, work: Coroutine[Any, Any, T]) -> T:
-    """Run ``work``: a missing or malformed token ends it with exit 2, Telegram's refusal
-    or absence with exit 1, each in one line.
+    """Run ``work``: Telegram's refusal or absence ends it with exit 1, in one line (a missing
+    setting is the guard's: exit 2).
     """
     import asyncio
 
-    from kiebot_core.domain.errors import SettingsError, StarsError
+    from kiebot_core.domain.errors import StarsError
 
     try:
         return asyncio.run(work)
-    except SettingsError as problem:
-        fail(context.err, f"{problem.variable} {problem.problem}", EXIT_REJECTED)
     except StarsError as error:
         fail(context.err, f"Telegram: {error.detail}", EXIT_FAILED)
 
 
 async def _list(settings: CliSettings, user_id: int | None, limit: int) -> list[Payment]:
-    from kiebot_cli.wiring import open_store
+    from kiebot_cli.wiring import open_bot_store
     from kiebot_core.domain.ids import UserId
 
-    async with open_store(settings) as store, store() as uow:
+    async with open_bot_store(settings) as store, store() as uow:
         if user_id is None:
             return await uow.payments.recent(limit=limit)
         return await uow.payments.for_user(UserId(user_id), limit=limit)
@@ -111,11 +109,11 @@ def list_payments(
 
 
 async def _refund(settings: CliSettings, charge_id: str) -> ChargeRefunded | Rejected:
-    from kiebot_cli.wiring import open_stars_account, open_store
+    from kiebot_cli.wiring import open_bot_store, open_stars_account
     from kiebot_core.domain.ids import PaymentChargeId
     from kiebot_core.use_cases.payments import refund_charge
 
-    async with open_stars_account(settings) as account, open_store(settings) as store:
+    async with open_stars_account(settings) as account, open_bot_store(settings) as store:
         return await refund_charge(_payments(store), account, PaymentChargeId(charge_id))
 
 
@@ -149,10 +147,10 @@ def refund(
 
 
 async def _reconcile(settings: CliSettings) -> list[Mismatch]:
-    from kiebot_cli.wiring import open_stars_account, open_store
+    from kiebot_cli.wiring import open_bot_store, open_stars_account
     from kiebot_core.use_cases.payments import reconcile_payments
 
-    async with open_stars_account(settings) as account, open_store(settings) as store:
+    async with open_stars_account(settings) as account, open_bot_store(settings) as store:
         return await reconcile_payments(_payments(store), account)
 
 

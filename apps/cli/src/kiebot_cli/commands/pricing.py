@@ -101,9 +101,9 @@ def _margin_cells(row: ModelMargin, prices: PriceSettings) -> tuple[str, ...]:
 
 
 async def _margins(settings: CliSettings, since: datetime) -> list[ModelMargin]:
-    from kiebot_cli.wiring import open_store
+    from kiebot_cli.wiring import open_bot_store
 
-    async with open_store(settings) as store, store() as uow:
+    async with open_bot_store(settings) as store, store() as uow:
         return await uow.reports.margin(since)
 
 

@@ -50,11 +50,11 @@ def _row(promo: PromoCode, now: datetime) -> dict[str, JsonValue]:
 async def _create(
     settings: CliSettings, code: str, stars: int, max_uses: int | None, expires_at: datetime | None
 ) -> PromoCode | Rejected:
-    from kiebot_cli.wiring import open_store
+    from kiebot_cli.wiring import open_bot_store
     from kiebot_core.ports.runtime import SystemClock
     from kiebot_core.use_cases.promotions import create_promo
 
-    async with open_store(settings) as store:
+    async with open_bot_store(settings) as store:
         return await create_promo(
             store, SystemClock(), code, stars, max_uses=max_uses, expires_at=expires_at
         )
@@ -100,10 +100,10 @@ def create(
 
 
 async def _list(settings: CliSettings) -> list[PromoCode]:
-    from kiebot_cli.wiring import open_store
+    from kiebot_cli.wiring import open_bot_store
     from kiebot_core.use_cases.promotions import list_promos
 
-    async with open_store(settings) as store:
+    async with open_bot_store(settings) as store:
         return await list_promos(store)
 
 

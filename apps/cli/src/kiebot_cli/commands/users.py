@@ -22,11 +22,11 @@ users_app = typer.Typer(
 async def _grant(
     settings: CliSettings, user_id: int, stars: int, reason: str
 ) -> Granted | Rejected:
-    from kiebot_cli.wiring import open_store
+    from kiebot_cli.wiring import open_bot_store
     from kiebot_core.domain.ids import UserId
     from kiebot_core.use_cases.billing import grant_stars
 
-    async with open_store(settings) as store:
+    async with open_bot_store(settings) as store:
         return await grant_stars(store, UserId(user_id), stars, reason)
 
 

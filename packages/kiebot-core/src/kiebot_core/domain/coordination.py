@@ -17,6 +17,8 @@ class InboxUpdate:
     chat_id: int | None
     payload: Mapping[str, JsonValue]
     received_at: datetime
+    attempts: int = 0
+    """How many times the update was claimed for processing."""
 
 
 @attrs.frozen(kw_only=True)

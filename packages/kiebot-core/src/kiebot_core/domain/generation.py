@@ -22,6 +22,7 @@ import attrs
 from kiebot_core.domain.catalog import Category, JsonValue
 from kiebot_core.domain.ids import CorrelationId, GenerationId, ProviderTaskId, UserId
 from kiebot_core.domain.outcomes import Rejected
+from kiebot_core.domain.pricing import Quote
 from kiebot_core.domain.reasons import ReasonCode
 
 
@@ -85,7 +86,7 @@ class Generation:
     model_id: str
     input: Mapping[str, JsonValue]
     credits: Decimal
-    """The quoted KIE credits."""
+    """The quoted KIE credits (for an estimated price, re-quoted from the measured result)."""
     stars: int
     """The quoted price in Stars: the amount held, and the most that is captured."""
     held: int = 0
@@ -136,20 +137,23 @@ class Generation:
         urls: tuple[str, ...],
         result_object: JsonValue = None,
         credits_consumed: Decimal | None = None,
-        charge: int | None = None,
+        measured: Quote | None = None,
     ) -> "Generation | Rejected":
         """The provider finished; the result is being delivered.
 
-        ``charge`` is what the result measured to cost, for an estimated price; it never
-        exceeds the quoted ``stars``.
+        ``measured`` is the price of the result's measured length, for an estimated price:
+        it becomes the charge (never above the quoted ``stars``) and the quoted credits.
         """
+        changes: dict[str, object] = {}
+        if measured is not None:
+            changes = {"charge": min(measured.stars, self.stars), "credits": measured.credits}
         return self._move(
             GenerationState.DELIVERING,
             at,
             result_urls=urls,
             result_object=result_object,
             credits_consumed=credits_consumed,
-            charge=None if charge is None else min(charge, self.stars),
+            **changes,
         )
 
     @property

@@ -209,14 +209,20 @@ def pre_checkout_problem(
     return None
 
 
-def refund_problem(payment: Payment, balance: Balance, now: datetime) -> Rejected | None:
+def refund_problem(
+    payment: Payment, balance: Balance, now: datetime, *, rewarded: bool = False
+) -> Rejected | None:
     """Why the user cannot refund ``payment`` themselves, or None when they can.
 
     A purchase is refundable while it is processed (not refunded yet), younger than
-    ``REFUND_WINDOW``, and the available balance covers all it credited.
+    ``REFUND_WINDOW``, the available balance covers all it credited, and it did not pay an
+    inviter's reward (``rewarded``: refunding it would turn the reward into free Stars; support
+    decides those).
     """
     if payment.state is not PaymentState.PROCESSED:
         return Rejected(ReasonCode.REFUND_NOT_ALLOWED, detail=f"payment is {payment.state}")
+    if rewarded:
+        return Rejected(ReasonCode.REFUND_REFERRAL_REWARDED, detail="paid a referral reward")
     if now - payment.created_at > REFUND_WINDOW:
         return Rejected(ReasonCode.REFUND_NOT_ALLOWED, detail="older than the refund window")
     if balance.available < payment.credited:

@@ -138,12 +138,13 @@ def parse_referral_code(argument: str) -> UserId | None:
 def referral_problem(user_id: UserId, referrer: User | None) -> Rejected | None:
     """Why ``referrer`` cannot be credited with inviting the new user ``user_id``, or None.
 
-    Refused: an unknown inviter, inviting oneself, and a cycle (the inviter was invited by
-    ``user_id``).
+    Refused: an unknown inviter and inviting oneself. Cycles cannot form: only a user's first
+    contact links them to an inviter, so an inviter (an existing user) was never invited by a
+    newcomer.
     """
     if referrer is None:
         return Rejected(ReasonCode.REFERRAL_REFUSED, detail="unknown inviter")
-    if user_id in (referrer.id, referrer.referrer_id):
+    if user_id == referrer.id:
         return Rejected(ReasonCode.REFERRAL_REFUSED, detail=f"{referrer.id} invites {user_id}")
     return None
 

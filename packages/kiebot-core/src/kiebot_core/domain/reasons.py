@@ -56,6 +56,7 @@ class ReasonCode(enum.StrEnum):
     PAYMENT_INVALID = "payment_invalid"
     ORDER_EXPIRED = "order_expired"
     REFUND_NOT_ALLOWED = "refund_not_allowed"
+    REFUND_REFERRAL_REWARDED = "refund_referral_rewarded"
     TERMS_CHANGED = "terms_changed"
     # promotions
     PROMO_UNKNOWN = "promo_unknown"
@@ -135,6 +136,7 @@ POLICY: Mapping[ReasonCode, ReasonPolicy] = {
     ReasonCode.PAYMENT_INVALID: _FIX,
     ReasonCode.ORDER_EXPIRED: _FIX,
     ReasonCode.REFUND_NOT_ALLOWED: _FINAL,
+    ReasonCode.REFUND_REFERRAL_REWARDED: _FINAL,
     ReasonCode.TERMS_CHANGED: _FIX,
     ReasonCode.PROMO_UNKNOWN: _FIX,
     ReasonCode.PROMO_EXPIRED: _FINAL,

@@ -54,6 +54,8 @@ class UploadedFile:
     url: str
     size: int
     mime_type: str
+    seconds: Decimal | None = None
+    """How long it plays (whole seconds, rounded up), for audio and video that could be read."""
 
 
 class GenerationGateway(Protocol):

@@ -30,6 +30,7 @@ from kiebot_core.domain.ledger import Balance, LedgerTransaction
 from kiebot_core.domain.margin import ModelMargin
 from kiebot_core.domain.payments import Order, Payment
 from kiebot_core.domain.promotions import PromoCode, ReferralSummary
+from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.users import User
 
@@ -170,18 +171,71 @@ class EventRepository(Protocol):
 
 
 class InboxRepository(Protocol):
-    """Telegram updates stored before they are acknowledged."""
+    """Telegram updates stored before they are acknowledged, handed out in order per chat.
+
+    An update is live from ``store`` until it is done (processed) or parked; both are final and
+    the first one wins. "Oldest first" means by bot id, then update id. A chat (one bot's
+    ``chat_id``) offers only its oldest live update to ``claim``, so its updates are claimed one
+    at a time, in order, each once the one before it is done or parked. Updates without a chat
+    stand alone. Claims are timed by the store's clock (PostgreSQL's ``now()``) and processing
+    is at least once: an update whose claim lapsed before it was done (its worker died, or
+    outran the lease) is claimed again.
+    """
 
     async def store(self, update: InboxUpdate) -> bool:
-        """Store an update; False (and no change) if this bot's update id is already stored."""
+        """Store an update; False (and no change) if this bot's update id is already stored.
+
+        It is stored as given, ``attempts`` included (0 for a new update).
+        """
         ...
 
     async def pending(self, *, limit: int) -> list[InboxUpdate]:
-        """Unprocessed updates, oldest update id first."""
+        """Up to ``limit`` live updates, claimed or not, oldest first (parked ones are not)."""
+        ...
+
+    async def claim(self, *, limit: int, lease: timedelta) -> list[InboxUpdate]:
+        """Take up to ``limit`` claimable updates, oldest first, counting an attempt on each.
+
+        Claimable: live, its chat's oldest live update (or without a chat), and not under a
+        live claim. A claim lasts ``lease`` from now; until then (or until ``release``) no
+        other unit of work claims the update, not even one claiming at the same moment. The
+        returned updates' ``attempts`` include this claim.
+        """
+        ...
+
+    async def release(self, bot_id: int, update_id: int) -> None:
+        """Hand a claimed update back: claimable again at once, its attempts kept.
+
+        Idempotent; an unknown update is ignored.
+        """
         ...
 
     async def done(self, bot_id: int, update_id: int) -> None:
-        """Mark an update processed. Idempotent."""
+        """Mark a live update processed, which lets its chat's next update be claimed.
+
+        Idempotent; a parked or unknown update is left as it is.
+        """
+        ...
+
+    async def park(self, bot_id: int, update_id: int, reason: ReasonCode) -> None:
+        """Take a live update out of processing for good, recording ``reason``.
+
+        It stays stored but is neither pending nor claimable, and no longer holds its chat
+        back. Idempotent (the first reason stays); a processed or unknown update is left as
+        it is.
+        """
+        ...
+
+    async def parked(self, *, limit: int) -> list[tuple[InboxUpdate, ReasonCode]]:
+        """Up to ``limit`` parked updates with their reasons, most recently parked first.
+
+        Updates parked at the same time come newest first (by bot id, then update id,
+        descending).
+        """
+        ...
+
+    async def oldest_pending_at(self) -> datetime | None:
+        """The earliest ``received_at`` of the live updates (claimed or not); None if none."""
         ...
 
 
@@ -339,8 +393,22 @@ class PromoRepository(Protocol):
 class ReferralRepository(Protocol):
     """Rewards for inviting users."""
 
-    async def reward(self, invited: UserId, referrer: UserId, stars: int, at: datetime) -> bool:
-        """Record the reward for inviting ``invited``; False (no change) if it was recorded."""
+    async def reward(
+        self,
+        invited: UserId,
+        referrer: UserId,
+        stars: int,
+        at: datetime,
+        charge_id: PaymentChargeId,
+    ) -> bool:
+        """Record the reward for inviting ``invited``, paid by their payment ``charge_id``.
+
+        False (no change) if a reward for ``invited`` was recorded before.
+        """
+        ...
+
+    async def rewarded_by(self, charge_id: PaymentChargeId) -> bool:
+        """True when the payment ``charge_id`` paid an inviter's reward."""
         ...
 
     async def summary(self, referrer: UserId) -> ReferralSummary:

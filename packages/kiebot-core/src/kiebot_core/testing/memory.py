@@ -33,6 +33,7 @@ from kiebot_core.domain.ledger import AccountKind, Balance, LedgerTransaction
 from kiebot_core.domain.margin import DeliveredRun, ModelMargin, margins
 from kiebot_core.domain.payments import Order, Payment
 from kiebot_core.domain.promotions import PromoCode, ReferralSummary
+from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.users import User
 from kiebot_core.ports.runtime import Clock, SystemClock
@@ -69,6 +70,8 @@ class _State:
     events: list[Event] = attrs.field(factory=list)
     inbox: dict[tuple[int, int], InboxUpdate] = attrs.field(factory=dict)
     inbox_done: set[tuple[int, int]] = attrs.field(factory=set)
+    inbox_claims: dict[tuple[int, int], datetime] = attrs.field(factory=dict)
+    inbox_parked: dict[tuple[int, int], tuple[ReasonCode, datetime]] = attrs.field(factory=dict)
     leases: dict[str, Lease] = attrs.field(factory=dict)
     conversations: dict[tuple[int, int, int], Conversation] = attrs.field(factory=dict)
     favorites: dict[FavoriteId, Favorite] = attrs.field(factory=dict)
@@ -79,7 +82,7 @@ class _State:
     free_runs: dict[tuple[UserId, date], int] = attrs.field(factory=dict)
     promos: dict[str, PromoCode] = attrs.field(factory=dict)
     redemptions: set[tuple[str, UserId]] = attrs.field(factory=set)
-    referral_rewards: dict[UserId, tuple[UserId, int]] = attrs.field(factory=dict)
+    referral_rewards: dict[UserId, tuple[UserId, int, PaymentChargeId]] = attrs.field(factory=dict)
 
     def copy(self) -> "_State":
         # Values are frozen, so copying the containers is a full snapshot.
@@ -278,26 +281,76 @@ class MemoryEventRepository(EventRepository):
         return pruned
 
 
+def _inbox_key(update: InboxUpdate) -> tuple[int, int]:
+    return (update.bot_id, update.update_id)
+
+
 @attrs.define
 class MemoryInboxRepository(InboxRepository):
-    """Updates by (bot id, update id)."""
+    """Updates by (bot id, update id); claims timed by the database's clock."""
 
     _state: _State
+    _clock: Clock
+
+    def _live(self) -> list[InboxUpdate]:
+        """Updates neither done nor parked, oldest first."""
+        settled = self._state.inbox_done | self._state.inbox_parked.keys()
+        return sorted(
+            (u for key, u in self._state.inbox.items() if key not in settled), key=_inbox_key
+        )
 
     async def store(self, update: InboxUpdate) -> bool:
-        key = (update.bot_id, update.update_id)
+        key = _inbox_key(update)
         if key in self._state.inbox:
             return False
         self._state.inbox[key] = update
         return True
 
     async def pending(self, *, limit: int) -> list[InboxUpdate]:
-        waiting = [u for k, u in self._state.inbox.items() if k not in self._state.inbox_done]
-        return sorted(waiting, key=lambda u: (u.bot_id, u.update_id))[:limit]
+        return self._live()[:limit]
+
+    async def claim(self, *, limit: int, lease: timedelta) -> list[InboxUpdate]:
+        now = self._clock.now()
+        chats_seen: set[tuple[int, int]] = set()
+        claimable = []
+        for update in self._live():
+            if update.chat_id is not None:
+                chat = (update.bot_id, update.chat_id)
+                if chat in chats_seen:
+                    continue
+                chats_seen.add(chat)
+            until = self._state.inbox_claims.get(_inbox_key(update))
+            if until is None or until <= now:
+                claimable.append(update)
+        claimed = []
+        for update in claimable[: max(limit, 0)]:
+            key = _inbox_key(update)
+            self._state.inbox[key] = attrs.evolve(update, attempts=update.attempts + 1)
+            self._state.inbox_claims[key] = now + lease
+            claimed.append(self._state.inbox[key])
+        return claimed
+
+    async def release(self, bot_id: int, update_id: int) -> None:
+        self._state.inbox_claims.pop((bot_id, update_id), None)
 
     async def done(self, bot_id: int, update_id: int) -> None:
-        if (bot_id, update_id) in self._state.inbox:
-            self._state.inbox_done.add((bot_id, update_id))
+        key = (bot_id, update_id)
+        if key in self._state.inbox and key not in self._state.inbox_parked:
+            self._state.inbox_done.add(key)
+
+    async def park(self, bot_id: int, update_id: int, reason: ReasonCode) -> None:
+        key = (bot_id, update_id)
+        if key in self._state.inbox and key not in self._state.inbox_done:
+            self._state.inbox_parked.setdefault(key, (reason, self._clock.now()))
+
+    async def parked(self, *, limit: int) -> list[tuple[InboxUpdate, ReasonCode]]:
+        newest = sorted(
+            self._state.inbox_parked.items(), key=lambda item: (item[1][1], item[0]), reverse=True
+        )
+        return [(self._state.inbox[key], reason) for key, (reason, _) in newest[: max(limit, 0)]]
+
+    async def oldest_pending_at(self) -> datetime | None:
+        return min((u.received_at for u in self._live()), default=None)
 
 
 @attrs.define
@@ -509,16 +562,26 @@ class MemoryReferralRepository(ReferralRepository):
 
     _state: _State
 
-    async def reward(self, invited: UserId, referrer: UserId, stars: int, at: datetime) -> bool:
+    async def reward(
+        self,
+        invited: UserId,
+        referrer: UserId,
+        stars: int,
+        at: datetime,
+        charge_id: PaymentChargeId,
+    ) -> bool:
         del at  # rewards keep no time in memory
         if invited in self._state.referral_rewards:
             return False
-        self._state.referral_rewards[invited] = (referrer, stars)
+        self._state.referral_rewards[invited] = (referrer, stars, charge_id)
         return True
+
+    async def rewarded_by(self, charge_id: PaymentChargeId) -> bool:
+        return any(c == charge_id for _, _, c in self._state.referral_rewards.values())
 
     async def summary(self, referrer: UserId) -> ReferralSummary:
         invited = sum(1 for u in self._state.users.values() if u.referrer_id == referrer)
-        rewards = [s for r, s in self._state.referral_rewards.values() if r == referrer]
+        rewards = [s for r, s, _ in self._state.referral_rewards.values() if r == referrer]
         return ReferralSummary(invited=invited, rewarded=len(rewards), stars=sum(rewards))
 
 
@@ -579,7 +642,7 @@ class MemoryUnitOfWork(UnitOfWork):
 
     @property
     def inbox(self) -> MemoryInboxRepository:
-        return MemoryInboxRepository(self._state)
+        return MemoryInboxRepository(self._state, self._database.clock)
 
     @property
     def leases(self) -> MemoryLeaseRepository:

@@ -145,8 +145,12 @@ def _new_job_id(pipeline: Pipeline) -> JobId:
 
 
 def _job(pipeline: Pipeline, kind: JobKind, generation: Generation, at: datetime) -> Job:
+    return _job_with(pipeline.ids, kind, generation, at)
+
+
+def _job_with(ids: IdFactory, kind: JobKind, generation: Generation, at: datetime) -> Job:
     return Job(
-        id=_new_job_id(pipeline),
+        id=JobId(ids.new("job")),
         kind=kind,
         key=f"{kind}:{generation.id}",
         payload={"generation_id": generation.id},
@@ -447,7 +451,7 @@ async def _track(pipeline: Pipeline, job: Job, generation: Generation) -> JobOut
                 urls=status.result_urls,
                 result_object=status.result_object,
                 credits_consumed=status.credits_consumed,
-                charge=await _measured_charge(pipeline, generation, status.result_urls),
+                measured=await _measured_price(pipeline, generation, status.result_urls),
             )
             await _save_and_enqueue(
                 pipeline,
@@ -467,9 +471,9 @@ async def _track(pipeline: Pipeline, job: Job, generation: Generation) -> JobOut
             return await _still_running(pipeline, generation, now)
 
 
-async def _measured_charge(
+async def _measured_price(
     pipeline: Pipeline, generation: Generation, urls: tuple[str, ...]
-) -> int | None:
+) -> Quote | None:
     """For an estimated price, the price of the result's measured length (None: unknown)."""
     if not generation.estimated or not urls:
         return None
@@ -480,7 +484,7 @@ async def _measured_charge(
     actual = quote(
         model, generation.input, pipeline.settings.prices, MediaFacts(media_seconds=seconds)
     )
-    return None if isinstance(actual, Rejected) else actual.stars
+    return None if isinstance(actual, Rejected) else actual
 
 
 async def _still_running(pipeline: Pipeline, generation: Generation, now: datetime) -> JobOutcome:
@@ -688,34 +692,46 @@ class GenerationRefunded:
     is_new: bool
 
 
+MAX_REFUND_REASON = 500
+"""The longest reason an operator may give for a refund (it is sent to the user)."""
+
+
 async def refund_generation(
-    pipeline: Pipeline, generation_id: GenerationId, reason: str
+    store: UnitOfWorkFactory,
+    clock: Clock,
+    ids: IdFactory,
+    generation_id: GenerationId,
+    reason: str,
 ) -> GenerationRefunded | Rejected:
     """Give a delivered generation's charge back to the user's balance, and tell them why.
 
-    Once per generation (ledger key ``refund:<generation>``); the notice is a durable job.
-    ``REFUND_NOT_ALLOWED`` for an unknown generation or one that was not charged.
+    Once per generation (ledger key ``refund:<generation>``); the notice is a durable job the
+    bot's worker sends. ``REFUND_NOT_ALLOWED`` for an unknown generation or one that was not
+    charged; ``INVALID_INPUT`` for an empty reason or one over ``MAX_REFUND_REASON`` characters.
     """
-    async with pipeline.uow() as uow:
+    reason = reason.strip()
+    if not 0 < len(reason) <= MAX_REFUND_REASON:
+        return Rejected(
+            ReasonCode.INVALID_INPUT, detail=f"the reason must be 1-{MAX_REFUND_REASON} characters"
+        )
+    async with store() as uow:
         generation = await uow.generations.get(generation_id)
-        if generation is None:
-            return Rejected(ReasonCode.REFUND_NOT_ALLOWED, detail=f"no generation {generation_id}")
-        settled = await uow.ledger.get(settle_key(generation.id))
+        settled = await uow.ledger.get(settle_key(generation_id))
         charged = 0 if settled is None else settled.amount_of(AccountKind.REVENUE)
-        if charged <= 0:
+        if generation is None or charged <= 0:
             return Rejected(
-                ReasonCode.REFUND_NOT_ALLOWED, detail=f"{generation_id} was not charged"
+                ReasonCode.REFUND_NOT_ALLOWED,
+                detail=f"{generation_id} is unknown or was not charged",
             )
         planned = refund(generation.user_id, charged, generation.id)
         if isinstance(planned, Rejected):
             return planned
-        existing = await uow.ledger.get(planned.key)
-        if existing is not None:
+        if await uow.ledger.get(planned.key) is not None:
             return GenerationRefunded(generation, charged, is_new=False)
         await uow.ledger.append(planned)
-        now = pipeline.clock.now()
+        now = clock.now()
         notice = attrs.evolve(
-            _job(pipeline, JobKind.REFUND_NOTICE, generation, now),
+            _job_with(ids, JobKind.REFUND_NOTICE, generation, now),
             payload={"generation_id": generation.id, "stars": charged, "reason": reason},
         )
         if not await uow.jobs.enqueue(notice):

@@ -23,7 +23,13 @@ import attrs
 
 from kiebot_core.domain.errors import StaleWriteError
 from kiebot_core.domain.ids import OrderId, PaymentChargeId, UserId
-from kiebot_core.domain.ledger import Balance, grant, purchase, purchase_refund
+from kiebot_core.domain.ledger import (
+    Balance,
+    LedgerTransaction,
+    grant,
+    purchase,
+    purchase_refund,
+)
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.payments import (
     Order,
@@ -202,11 +208,18 @@ async def register_payment(
     for _ in range(_ATTEMPTS - 1):
         with suppress(StaleWriteError):
             return await _register_once(payments, charge_id, user_id, payload, total)
-    return await _register_once(payments, charge_id, user_id, payload, total)
+    # The last try books the credit even if the balance keeps moving: a credit is never lost.
+    return await _register_once(payments, charge_id, user_id, payload, total, strict=False)
 
 
 async def _register_once(
-    payments: Payments, charge_id: PaymentChargeId, user_id: UserId, payload: str, total: int
+    payments: Payments,
+    charge_id: PaymentChargeId,
+    user_id: UserId,
+    payload: str,
+    total: int,
+    *,
+    strict: bool = True,
 ) -> PaymentRegistered:
     async with payments.uow() as uow:
         existing = await uow.payments.get(charge_id)
@@ -237,23 +250,41 @@ async def _register_once(
             payment = attrs.evolve(payment, state=PaymentState.FAILED)
             await uow.payments.save(payment)
         else:
-            await uow.ledger.append(planned)
-            reward = await _reward_inviter(payments, uow, user_id)
+            await _append_as_planned(uow, planned, balance, strict=strict)
+            reward = await _reward_inviter(payments, uow, user_id, charge_id)
         balance = await uow.ledger.balance(user_id)
         await uow.commit()
     return PaymentRegistered(payment, balance, is_new=True, reward=reward)
 
 
+async def _append_as_planned(
+    uow: UnitOfWork, planned: LedgerTransaction, balance: Balance, *, strict: bool
+) -> None:
+    """Append ``planned``, planned on ``balance``.
+
+    With ``strict``, raise ``StaleWriteError`` when that balance changed meanwhile (another
+    transaction committed between the read and the write), so the caller plans again: a
+    purchase must pay the current debt, a purchase refund must take what is available now
+    before booking debt.
+    """
+    await uow.ledger.append(planned)
+    if strict and await uow.ledger.balance(planned.user_id) != balance.apply(planned):
+        raise StaleWriteError("ledger", planned.key)
+
+
 async def _reward_inviter(
-    payments: Payments, uow: UnitOfWork, invited: UserId
+    payments: Payments, uow: UnitOfWork, invited: UserId, charge_id: PaymentChargeId
 ) -> ReferralReward | None:
-    """Reward the user who invited ``invited``, once per invited user (their first payment)."""
+    """Reward the user who invited ``invited``, once, on their first payment ``charge_id``.
+
+    That payment then cannot be refunded by its user (``refund_problem``).
+    """
     stars = payments.settings.referral_stars
     user = await uow.users.get(invited)
     if stars <= 0 or user is None or user.referrer_id is None:
         return None
     referrer = user.referrer_id
-    if not await uow.referrals.reward(invited, referrer, stars, payments.clock.now()):
+    if not await uow.referrals.reward(invited, referrer, stars, payments.clock.now(), charge_id):
         return None
     planned = grant(referrer, stars, referral_reference(invited))
     if isinstance(planned, Rejected):
@@ -272,7 +303,14 @@ async def purchases(payments: Payments, user_id: UserId, *, limit: int = 10) -> 
     async with payments.uow() as uow:
         found = await uow.payments.for_user(user_id, limit=limit)
         balance = await uow.ledger.balance(user_id)
-    return [Purchase(payment, refund_problem(payment, balance, now)) for payment in found]
+        rewarded = {p.charge_id for p in found if await uow.referrals.rewarded_by(p.charge_id)}
+    return [
+        Purchase(
+            payment,
+            refund_problem(payment, balance, now, rewarded=payment.charge_id in rewarded),
+        )
+        for payment in found
+    ]
 
 
 async def refundable_purchase(
@@ -288,7 +326,8 @@ async def refundable_purchase(
         if payment is None or payment.user_id != user_id:
             return Rejected(ReasonCode.REFUND_NOT_ALLOWED, detail=f"no purchase {charge_id}")
         balance = await uow.ledger.balance(user_id)
-    problem = refund_problem(payment, balance, payments.clock.now())
+        rewarded = await uow.referrals.rewarded_by(charge_id)
+    problem = refund_problem(payment, balance, payments.clock.now(), rewarded=rewarded)
     return payment if problem is None else problem
 
 
@@ -322,11 +361,11 @@ async def record_purchase_refund(
     for _ in range(_ATTEMPTS - 1):
         with suppress(StaleWriteError):
             return await _refund_once(payments, user_id, charge_id)
-    return await _refund_once(payments, user_id, charge_id)
+    return await _refund_once(payments, user_id, charge_id, strict=False)
 
 
 async def _refund_once(
-    payments: Payments, user_id: UserId, charge_id: PaymentChargeId
+    payments: Payments, user_id: UserId, charge_id: PaymentChargeId, *, strict: bool = True
 ) -> PurchaseRefunded | Rejected:
     async with payments.uow() as uow:
         payment = await uow.payments.get(charge_id)
@@ -339,7 +378,7 @@ async def _refund_once(
             planned = purchase_refund(balance, user_id, payment.credited, charge_id)
             if isinstance(planned, Rejected):
                 return planned
-            await uow.ledger.append(planned)
+            await _append_as_planned(uow, planned, balance, strict=strict)
         payment = attrs.evolve(payment, state=PaymentState.REFUNDED)
         await uow.payments.save(payment)
         balance = await uow.ledger.balance(user_id)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import attrs
 
-from kiebot_core.domain.ids import UserId
+from kiebot_core.domain.ids import PaymentChargeId, UserId
 from kiebot_core.domain.promotions import PromoCode, ReferralSummary
 from kiebot_core.ports.storage import FreeRunRepository, PromoRepository, ReferralRepository
 from kiebot_pg.errors import translated
@@ -44,8 +44,8 @@ _COUNT_USE = """
 """
 _REMOVE_REDEMPTION = "DELETE FROM promo_redemptions WHERE code = $1 AND user_id = $2"
 _REWARD = """
-    INSERT INTO referral_rewards (invited_id, referrer_id, stars, rewarded_at)
-    VALUES ($1, $2, $3, $4)
+    INSERT INTO referral_rewards (invited_id, referrer_id, stars, rewarded_at, charge_id)
+    VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (invited_id) DO NOTHING
     RETURNING invited_id
 """
@@ -131,10 +131,26 @@ class PgReferralRepository(ReferralRepository):
 
     _connection: PgConnection
 
-    async def reward(self, invited: UserId, referrer: UserId, stars: int, at: datetime) -> bool:
+    async def reward(
+        self,
+        invited: UserId,
+        referrer: UserId,
+        stars: int,
+        at: datetime,
+        charge_id: PaymentChargeId,
+    ) -> bool:
         with translated("referral reward", str(invited)):
-            added = await self._connection.fetchval(_REWARD, invited, referrer, stars, at)
+            added = await self._connection.fetchval(
+                _REWARD, invited, referrer, stars, at, charge_id
+            )
         return added is not None
+
+    async def rewarded_by(self, charge_id: PaymentChargeId) -> bool:
+        with translated("referral reward", charge_id):
+            found = await self._connection.fetchval(
+                "SELECT 1 FROM referral_rewards WHERE charge_id = $1", charge_id
+            )
+        return found is not None
 
     async def summary(self, referrer: UserId) -> ReferralSummary:
         with translated("referral reward", f"referrer {referrer}"):

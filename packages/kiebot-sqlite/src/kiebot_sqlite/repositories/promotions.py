@@ -9,7 +9,7 @@ from datetime import date, datetime
 import aiosqlite
 import attrs
 
-from kiebot_core.domain.ids import UserId
+from kiebot_core.domain.ids import PaymentChargeId, UserId
 from kiebot_core.domain.promotions import PromoCode, ReferralSummary
 from kiebot_core.ports.storage import FreeRunRepository, PromoRepository, ReferralRepository
 from kiebot_sqlite.connection import execute, fetch_all, fetch_one
@@ -38,8 +38,8 @@ _COUNT_USE = """
 """
 _REMOVE_REDEMPTION = "DELETE FROM promo_redemptions WHERE code = ? AND user_id = ?"
 _REWARD = """
-    INSERT INTO referral_rewards (invited_id, referrer_id, stars, rewarded_at)
-    VALUES (?, ?, ?, ?)
+    INSERT INTO referral_rewards (invited_id, referrer_id, stars, rewarded_at, charge_id)
+    VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (invited_id) DO NOTHING
 """
 _SUMMARY = """
@@ -127,10 +127,26 @@ class SqliteReferralRepository(ReferralRepository):
 
     _connection: aiosqlite.Connection
 
-    async def reward(self, invited: UserId, referrer: UserId, stars: int, at: datetime) -> bool:
+    async def reward(
+        self,
+        invited: UserId,
+        referrer: UserId,
+        stars: int,
+        at: datetime,
+        charge_id: PaymentChargeId,
+    ) -> bool:
         with translated("referral reward", str(invited)):
-            params = (invited, referrer, stars, timestamp(at))
+            params = (invited, referrer, stars, timestamp(at), charge_id)
             return await execute(self._connection, _REWARD, params) > 0
+
+    async def rewarded_by(self, charge_id: PaymentChargeId) -> bool:
+        with translated("referral reward", charge_id):
+            row = await fetch_one(
+                self._connection,
+                "SELECT 1 FROM referral_rewards WHERE charge_id = ?",
+                (charge_id,),
+            )
+        return row is not None
 
     async def summary(self, referrer: UserId) -> ReferralSummary:
         with translated("referral reward", f"referrer {referrer}"):

@@ -35,6 +35,7 @@ from kiebot_core.use_cases.payments import (
 )
 from kiebot_telegram.callbacks import Nav, Pay, PayAct, Screen, charge_ref
 from kiebot_telegram.context import Context
+from kiebot_telegram.formatting import escape
 from kiebot_telegram.messaging import show, toast
 from kiebot_telegram.progress import user_language
 from kiebot_telegram.routers.common import Session, load_session, stale
@@ -49,6 +50,7 @@ from kiebot_telegram.views import (
     paysupport_view,
     refund_confirm_view,
     terms_view,
+    ticket_text,
     topup_view,
 )
 
@@ -323,6 +325,32 @@ async def on_refund_confirmed(callback: CallbackQuery, callback_data: Pay, ctx: 
     await show(ctx.bot, callback, paysupport_view(ctx.language, listed, lead=lead))
 
 
+async def on_support(callback: CallbackQuery, callback_data: Pay, ctx: Context) -> None:
+    """✉️ Ask support about a purchase: the admins get the user, the charge and the balance."""
+    payment = await _own_purchase(ctx, callback, callback_data.arg)
+    if payment is None:
+        return
+    balance = await ctx.services.balance(ctx.user.id)
+    name = escape(callback.from_user.full_name)
+    delivered = 0
+    for admin_id in sorted(ctx.services.admin_ids):
+        async with ctx.services.store() as uow:
+            language = await user_language(uow, UserId(admin_id))
+        text = ticket_text(language, ctx.user.id, name, payment, balance)
+        try:
+            await ctx.bot.send_message(admin_id, text)
+        except TelegramAPIError as error:
+            _log.warning("support request not delivered to admin %s: %s", admin_id, error)
+        else:
+            delivered += 1
+    if delivered == 0:
+        await toast(callback, t(ctx.language, Msg.TICKET_UNAVAILABLE), alert=True)
+        return
+    await toast(callback)
+    charge = escape(payment.charge_id)
+    await show(ctx.bot, callback, View(t(ctx.language, Msg.TICKET_SENT, charge=charge)))
+
+
 async def _refused(ctx: Context, callback: CallbackQuery, refusal: Rejected) -> None:
     await toast(callback, reason_text(refusal.reason, ctx.language), alert=True)
     listed = await purchases(ctx.services.payments, ctx.user.id, limit=PURCHASES_SHOWN)
@@ -347,6 +375,7 @@ def make_router() -> Router:
     router.callback_query.register(on_accept, Pay.filter(F.act == PayAct.ACCEPT))
     router.callback_query.register(on_paysupport_button, Nav.filter(F.to == Screen.PAYSUPPORT))
     router.callback_query.register(on_refund, Pay.filter(F.act == PayAct.REFUND))
+    router.callback_query.register(on_support, Pay.filter(F.act == PayAct.SUPPORT))
     router.callback_query.register(
         on_refund_confirmed, Pay.filter(F.act == PayAct.REFUND_CONFIRMED)
     )

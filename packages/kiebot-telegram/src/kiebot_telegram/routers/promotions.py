@@ -1,4 +1,4 @@
-"""Promo codes (/promo), invitations (/referral) and support requests about purchases.
+"""Promo codes (/promo) and invitations (/referral).
 
 A promo code is typed after ``/promo`` or sent after the 🎟 button (the conversation waits for
 it in ``Flow:promo`` until a code works or the user cancels). The core redeems it exactly once
@@ -8,25 +8,20 @@ per user and never beyond the code's uses.
 import logging
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.types import CallbackQuery, Message
 
-from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.promotions import referral_code
 from kiebot_core.domain.reasons import reason_text
-from kiebot_core.use_cases.payments import purchases
 from kiebot_core.use_cases.promotions import redeem_promo, referrals_of
-from kiebot_telegram.callbacks import Pay, PayAct, charge_ref
+from kiebot_telegram.callbacks import Pay, PayAct
 from kiebot_telegram.context import Context
 from kiebot_telegram.formatting import escape
 from kiebot_telegram.messaging import show, toast
-from kiebot_telegram.progress import user_language
-from kiebot_telegram.routers.common import Flow, end_session, stale
-from kiebot_telegram.routers.payments import PURCHASES_SHOWN
+from kiebot_telegram.routers.common import Flow, end_session
 from kiebot_telegram.texts import Msg, t
-from kiebot_telegram.views import View, balance_view, referral_view, ticket_text
+from kiebot_telegram.views import View, balance_view, referral_view
 
 _log = logging.getLogger(__name__)
 
@@ -92,35 +87,6 @@ async def on_referral_button(callback: CallbackQuery, ctx: Context) -> None:
     await _referral(ctx, callback)
 
 
-async def on_support(callback: CallbackQuery, callback_data: Pay, ctx: Context) -> None:
-    """✉️ Ask support about a purchase: the admins get the user, the charge and the balance."""
-    listed = await purchases(ctx.services.payments, ctx.user.id, limit=PURCHASES_SHOWN)
-    found = [p for p in listed if charge_ref(p.payment.charge_id) == callback_data.arg]
-    if not found:
-        await stale(ctx, callback)
-        return
-    payment = found[0].payment
-    balance = await ctx.services.balance(ctx.user.id)
-    name = escape(callback.from_user.full_name)
-    delivered = 0
-    for admin_id in sorted(ctx.services.admin_ids):
-        async with ctx.services.store() as uow:
-            language = await user_language(uow, UserId(admin_id))
-        text = ticket_text(language, ctx.user.id, name, payment, balance)
-        try:
-            await ctx.bot.send_message(admin_id, text)
-        except TelegramAPIError as error:
-            _log.warning("support request not delivered to admin %s: %s", admin_id, error)
-        else:
-            delivered += 1
-    if delivered == 0:
-        await toast(callback, t(ctx.language, Msg.TICKET_UNAVAILABLE), alert=True)
-        return
-    await toast(callback)
-    charge = escape(payment.charge_id)
-    await show(ctx.bot, callback, View(t(ctx.language, Msg.TICKET_SENT, charge=charge)))
-
-
 def make_router() -> Router:
     """A new router with this module's handlers (one per dispatcher)."""
     router = Router(name="promotions")
@@ -131,5 +97,4 @@ def make_router() -> Router:
     )
     router.callback_query.register(on_promo_button, Pay.filter(F.act == PayAct.PROMO))
     router.callback_query.register(on_referral_button, Pay.filter(F.act == PayAct.REFERRAL))
-    router.callback_query.register(on_support, Pay.filter(F.act == PayAct.SUPPORT))
     return router

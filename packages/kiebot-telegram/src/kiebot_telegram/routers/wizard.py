@@ -13,9 +13,8 @@ from aiogram.filters import StateFilter
 from aiogram.types import CallbackQuery, Message
 
 from kiebot_core.domain import wizard
-from kiebot_core.domain.catalog import InputKind, JsonValue, MediaKind, ModelSpec
+from kiebot_core.domain.catalog import InputKind, JsonValue, ModelSpec
 from kiebot_core.domain.errors import ProviderError
-from kiebot_core.domain.media import media_seconds
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.pricing import canonical
 from kiebot_core.domain.reasons import ReasonCode, reason_text
@@ -313,14 +312,9 @@ async def _upload(ctx: Context, session: Session, file: IncomingFile) -> WizardS
         _log.warning("user file not uploaded: %s", error)
         return Rejected(error.code, detail=error.detail)
     answered = wizard.add_item(session.model, session.state, uploaded.url)
-    seconds = media_seconds(data) if file.kind in _TIMED else None
-    if isinstance(answered, Rejected) or seconds is None:
+    if isinstance(answered, Rejected) or uploaded.seconds is None:
         return answered
-    return wizard.with_duration(answered, uploaded.url, seconds)
-
-
-_TIMED = frozenset({MediaKind.AUDIO, MediaKind.VIDEO})
-"""Media whose length a price may depend on."""
+    return wizard.with_duration(answered, uploaded.url, uploaded.seconds)
 
 
 def make_router() -> Router:

@@ -1,0 +1,16 @@
+-- 0005: the update inbox hands out work in order per chat, with claims and parking
+-- (kiebot_core.ports.storage.InboxRepository). Forward-only: nothing here is ever edited once applied.
+
+-- A live update is neither processed nor parked. A claim lapses at claimed_until (database
+-- clock); attempts counts the claims. A parked update is out of processing for good.
+ALTER TABLE update_inbox
+    ADD COLUMN attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    ADD COLUMN claimed_until timestamptz,
+    ADD COLUMN parked_reason text,
+    ADD COLUMN parked_at timestamptz,
+    ADD CONSTRAINT update_inbox_parked_with_time CHECK ((parked_reason IS NULL) = (parked_at IS NULL));
+
+-- The claim query: is there an older live update in the same chat?
+CREATE INDEX update_inbox_chat_heads ON update_inbox (bot_id, chat_id, update_id)
+    WHERE NOT processed AND parked_reason IS NULL;
+CREATE INDEX update_inbox_parked ON update_inbox (parked_at) WHERE parked_reason IS NOT NULL;
