@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kiebot_core.domain.catalog import ModelSpec
 from kiebot_core.domain.errors import SettingsError
 from kiebot_core.domain.generation import GenerationState
 from kiebot_core.domain.ids import GenerationId, PaymentChargeId, UserId
@@ -51,6 +52,16 @@ from kiebot_core.use_cases.promotions import (
 from tests.core.test_pipeline import FLUX, USER, balance, drive, fund, make_pipeline, start
 
 FREE = PipelineSettings(free_tier=FreeTier(2, frozenset({FLUX})))
+
+
+def model(model_id: str) -> ModelSpec:
+    found = load_registry().get(model_id)
+    assert found is not None
+    return found
+
+
+def flux() -> ModelSpec:
+    return model(FLUX)
 
 
 @given(st.integers(1, 2**53))
@@ -120,13 +131,13 @@ async def test_free_runs_hold_nothing_and_come_back_on_failure_and_cancel():
     assert await balance(pipeline) == Balance()
     failed = await drive(pipeline, first.generation_id)
     assert failed.state is GenerationState.FAILED
-    allowance = await free_runs_left(pipeline, USER, FLUX)
+    allowance = await free_runs_left(pipeline, USER, flux())
     assert allowance is not None
     assert (allowance.left, allowance.daily) == (2, 2)
     second = await start(pipeline)
     cancelled = await cancel_generation(pipeline, USER, second.generation_id)
     assert not isinstance(cancelled, Rejected)
-    allowance = await free_runs_left(pipeline, USER, FLUX)
+    allowance = await free_runs_left(pipeline, USER, flux())
     assert allowance is not None
     assert allowance.left == 2
     assert [(await start(pipeline)).is_free for _ in range(2)] == [True, True]
@@ -134,7 +145,7 @@ async def test_free_runs_hold_nothing_and_come_back_on_failure_and_cancel():
     paid = await start(pipeline)
     assert not paid.is_free
     assert await balance(pipeline) == Balance(available=88, held=12)
-    assert await free_runs_left(pipeline, USER, "nano-banana-pro") is None
+    assert await free_runs_left(pipeline, USER, model("nano-banana-pro")) is None
 
 
 async def test_the_free_quota_is_per_utc_day():
@@ -269,3 +280,17 @@ async def test_self_referrals_and_unknown_inviters_are_refused(user_id: int, inv
     assert joined.user.referrer_id is None
     assert joined.referral_refused is not None
     assert joined.referral_refused.reason is ReasonCode.REFERRAL_REFUSED
+
+
+async def test_only_the_cheapest_setup_of_a_free_model_is_free():
+    pipeline = make_pipeline(settings=FREE)
+    await fund(pipeline, 100)
+    dearer = await start(pipeline, {"prompt": "a fox", "resolution": "2K"})
+    assert not dearer.is_free
+    assert dearer.quote.stars == 20
+    assert await balance(pipeline) == Balance(available=80, held=20)
+    assert await free_runs_left(pipeline, USER, flux(), dearer.quote.stars) is None
+    allowance = await free_runs_left(pipeline, USER, flux(), 12)
+    assert allowance is not None
+    assert allowance.left == 2  # the paid run used none of them
+    assert (await start(pipeline, {"prompt": "a fox", "resolution": "1K"})).is_free

@@ -2,7 +2,7 @@
 
 import attrs
 
-from kiebot_core.domain.catalog import Registry
+from kiebot_core.domain.catalog import ModelSpec, Registry
 from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.ledger import Balance
 from kiebot_core.domain.payments import PaymentSettings
@@ -63,9 +63,14 @@ class BotServices:
         """The registry with the admins' runtime switches applied."""
         return await self.pipeline.registry()
 
-    async def free_runs(self, user_id: UserId, model_id: str) -> FreeAllowance | None:
-        """The user's free runs left today for ``model_id`` (None: never free)."""
-        return await free_runs_left(self.pipeline, user_id, model_id)
+    async def free_runs(
+        self, user_id: UserId, model: ModelSpec, stars: int | None = None
+    ) -> FreeAllowance | None:
+        """The user's free runs left today for ``model`` (None: never free).
+
+        With ``stars``, also None when a run at that price would not be free.
+        """
+        return await free_runs_left(self.pipeline, user_id, model, stars)
 
     async def balance(self, user_id: UserId) -> Balance:
         """The user's current balance."""

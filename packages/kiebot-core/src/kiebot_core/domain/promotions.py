@@ -39,6 +39,14 @@ class FreeTier:
         """True when runs of ``model_id`` may be free."""
         return self.daily > 0 and model_id in self.models
 
+    def covers_run(self, model: ModelSpec, stars: int, prices: PriceSettings) -> bool:
+        """True when a run of ``model`` priced ``stars`` may be free.
+
+        Only a free model at its cheapest setup is: options that raise the price are paid.
+        """
+        cheapest = starting_price(model, prices)
+        return self.covers(model.id) and cheapest is not None and stars <= cheapest
+
 
 @attrs.frozen
 class FreeAllowance:

@@ -211,7 +211,7 @@ async def start_generation(
         running = await uow.generations.unfinished(user_id=command.user_id)
         if len(running) >= settings.max_concurrent:
             return Rejected(ReasonCode.TOO_MANY_GENERATIONS, detail=f"{len(running)} running")
-        held, is_free = 0, await _take_free_run(pipeline, uow, command.user_id, model.id)
+        held, is_free = 0, await _take_free_run(pipeline, uow, command.user_id, model, price)
         if settings.bill_users and not is_free:
             balance = await uow.ledger.balance(command.user_id)
             planned = hold(balance, command.user_id, price.stars, generation_id)
@@ -246,21 +246,29 @@ async def start_generation(
 
 
 async def _take_free_run(
-    pipeline: Pipeline, uow: UnitOfWork, user_id: UserId, model_id: str
+    pipeline: Pipeline, uow: UnitOfWork, user_id: UserId, model: ModelSpec, price: Quote
 ) -> bool:
-    tier = pipeline.settings.free_tier
-    if not pipeline.settings.bill_users or not tier.covers(model_id):
+    settings = pipeline.settings
+    tier = settings.free_tier
+    if not settings.bill_users or not tier.covers_run(model, price.stars, settings.prices):
         return False
     day = free_day(pipeline.clock.now())
     return await uow.free_runs.take(user_id, day, daily=tier.daily)
 
 
 async def free_runs_left(
-    pipeline: Pipeline, user_id: UserId, model_id: str
+    pipeline: Pipeline, user_id: UserId, model: ModelSpec, stars: int | None = None
 ) -> FreeAllowance | None:
-    """The user's free runs left today for ``model_id``; None when its runs are never free."""
-    tier = pipeline.settings.free_tier
-    if not pipeline.settings.bill_users or not tier.covers(model_id):
+    """The user's free runs left today for ``model``; None when its runs are never free.
+
+    With ``stars``, also None when a run at that price would not be free (it is above the
+    model's cheapest setup).
+    """
+    settings = pipeline.settings
+    tier = settings.free_tier
+    if not settings.bill_users or not tier.covers(model.id):
+        return None
+    if stars is not None and not tier.covers_run(model, stars, settings.prices):
         return None
     async with pipeline.uow() as uow:
         used = await uow.free_runs.used(user_id, free_day(pipeline.clock.now()))

@@ -118,7 +118,7 @@ async def on_card(callback: CallbackQuery, callback_data: Card, ctx: Context) ->
         kind=callback_data.src,
         arg=callback_data.arg,
         page=callback_data.page,
-        free=await ctx.services.free_runs(ctx.user.id, model.id),
+        free=await ctx.services.free_runs(ctx.user.id, model),
     )
     await show(ctx.bot, callback, view)
 

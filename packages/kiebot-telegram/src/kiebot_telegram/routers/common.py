@@ -163,7 +163,9 @@ async def session_view(
         packages=packages,
         problem=problem,
         cheaper=cheaper,
-        free=await ctx.services.free_runs(ctx.user.id, session.model.id),
+        free=None
+        if isinstance(quote, Rejected)
+        else await ctx.services.free_runs(ctx.user.id, session.model, quote.stars),
     )
 
 

@@ -81,7 +81,8 @@ async def balance_screen(ctx: Context) -> View:
                 models[move.reference] = model_title(model, generation.model_id, ctx.language)
     free = None
     free_models = sorted(services.pipeline.settings.free_tier.models)
-    allowance = await services.free_runs(ctx.user.id, free_models[0]) if free_models else None
+    first = registry.get(free_models[0]) if free_models else None
+    allowance = await services.free_runs(ctx.user.id, first) if first is not None else None
     if allowance is not None:
         titles = ", ".join(
             model_title(registry.get(model_id), model_id, ctx.language) for model_id in free_models

@@ -158,7 +158,7 @@ async def _apply(
             kind=origin.kind,
             arg=origin.arg,
             page=origin.page,
-            free=await ctx.services.free_runs(ctx.user.id, session.model.id),
+            free=await ctx.services.free_runs(ctx.user.id, session.model),
         )
         await show(ctx.bot, callback, view)
         return
