@@ -28,9 +28,42 @@ def test_main_stops_with_one_line_naming_the_variable(
     assert err == "kiebot-bot: TELEGRAM_BOT_TOKEN is not set\n"
 
 
-def test_webhook_mode_is_refused_for_now(capsys: pytest.CaptureFixture[str]):
+WEBHOOK = {**BASE, "KIEBOT_SANDBOX": "1", "WEBHOOK_URL": "https://bot.example/tg/hook"}
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({**BASE, "WEBHOOK_URL": "https://x/h", "WEBHOOK_SECRET": "s"}, "KIE_API_KEY"),
+        ({**BASE, "KIEBOT_SANDBOX": "1", "WEBHOOK_SECRET": "s"}, "WEBHOOK_URL"),
+        (WEBHOOK, "WEBHOOK_SECRET"),
+        ({**WEBHOOK, "WEBHOOK_SECRET": "not allowed!"}, "WEBHOOK_SECRET"),
+        ({**WEBHOOK, "WEBHOOK_SECRET": "s", "WEBHOOK_URL": "ftp://x/h"}, "WEBHOOK_URL"),
+    ],
+)
+def test_webhook_mode_needs_its_url_secret_and_a_kie_key(env: dict[str, str], named: str):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env, Mode.WEBHOOK)
+    assert caught.value.variable == named
+
+
+def test_webhook_mode_without_a_secret_stops_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    for name, value in WEBHOOK.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("WEBHOOK_SECRET", raising=False)
     assert main(["--webhook"]) == 2
-    assert "--webhook is not available yet" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "kiebot-bot: WEBHOOK_SECRET is not set (required in webhook mode)\n"
+    )
+
+
+def test_the_webhook_secret_is_a_secret():
+    settings = load_settings({**WEBHOOK, "WEBHOOK_SECRET": "hook-secret_1"}, Mode.WEBHOOK)
+    assert settings.webhook_url == "https://bot.example/tg/hook"
+    assert "hook-secret_1" not in repr(settings)
+    assert "hook-secret_1" in settings.secrets
 
 
 def test_secrets_stay_out_of_repr_and_logs():
@@ -54,7 +87,8 @@ def test_the_sandbox_rule():
     with pytest.raises(SettingsError) as caught:
         load_settings(BASE, Mode.WEBHOOK)
     assert caught.value.variable == "KIE_API_KEY"
-    assert load_settings({**BASE, "KIEBOT_SANDBOX": "1"}, Mode.WEBHOOK).use_sandbox
+    hooked = {**BASE, "KIEBOT_SANDBOX": "1", "WEBHOOK_URL": "https://x/h", "WEBHOOK_SECRET": "s"}
+    assert load_settings(hooked, Mode.WEBHOOK).use_sandbox
 
 
 def test_operator_settings_are_read():

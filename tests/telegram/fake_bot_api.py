@@ -21,9 +21,22 @@ outgoing refund, in date order). A user pays an invoice with :meth:`FakeUser.pay
 :meth:`FakeBotApi.charge` records a charge without any update (one the bot never heard of);
 :meth:`FakeBotApi.force_refund` is a refund Telegram makes on its own (a ``refunded_payment``
 message).
+
+Updates reach the bot by ``getUpdates`` long polling or, once the bot called ``setWebhook``, by
+webhook, like Telegram: each update is POSTed as JSON to the URL (with the
+``X-Telegram-Bot-Api-Secret-Token`` header when a secret token was set), at most
+``max_connections`` at once, oldest first, one at a time per chat; a 2xx answer acknowledges it,
+anything else (another status, a refused connection, a timeout) is recorded in
+:attr:`FakeBotApi.webhook_errors` and ``getWebhookInfo`` and retried after a growing backoff, so
+nothing is lost. A method call in the answer (JSON, or the form aiogram's webhook handler sends)
+is run like a call of the bot. ``getUpdates`` fails with 409 while a webhook is set;
+``deleteWebhook`` stops the deliveries. :meth:`FakeBotApi.processed` and ``FakeUser``'s
+``wait=True`` work in both modes.
 """
 
 import asyncio
+import functools
+import io
 import itertools
 import json
 import re
@@ -45,6 +58,11 @@ CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64
 CALLBACK_ANSWER_LIMIT = 200
 MAX_BUTTONS = 100
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  # a header name
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
+    "the webhook first"
+)
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
@@ -125,6 +143,41 @@ class ApiError(Exception):
 
 def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+def _flag(value: Any) -> bool:
+    """A Boolean parameter: JSON ``true`` or the form value ``"true"``."""
+    return value is True or str(value).lower() == "true"
+
+
+def _json_field(key: str, value: Any) -> Any:
+    """A form field that carries JSON (``reply_markup``, ``allowed_updates``...), decoded."""
+    if key not in _JSON_FIELDS or not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise ApiError(f"Bad Request: can't parse {key} JSON object") from None
+
+
+def update_type(update: dict[str, Any]) -> str:
+    """An update's type: its one field besides ``update_id`` (``message``, ``callback_query``)."""
+    return next((key for key in update if key != "update_id"), "")
+
+
+def update_chat(update: dict[str, Any]) -> int | None:
+    """The chat an update belongs to (a private chat's id is its user's), if any."""
+    body = update.get(update_type(update))
+    if not isinstance(body, dict):
+        return None
+    for holder in (body, body.get("message")):
+        chat = holder.get("chat") if isinstance(holder, dict) else None
+        if isinstance(chat, dict) and "id" in chat:
+            return int(chat["id"])
+    sender = body.get("from") or body.get("user")
+    if isinstance(sender, dict) and "id" in sender:
+        return int(sender["id"])
+    return None
 
 
 class _HtmlParser:
@@ -391,6 +444,20 @@ class Charge:
 
 
 @attrs.define
+class _Delivery:
+    """The webhook deliveries' state: the task sending them and the requests in flight."""
+
+    task: asyncio.Task[None] | None = None
+    wake: asyncio.Event = attrs.Factory(asyncio.Event)
+    """Set when something may be due: an update arrived, a request ended."""
+    in_flight: dict[int, asyncio.Task[None]] = attrs.Factory(dict)
+    failures: dict[int, int] = attrs.Factory(dict)
+    """Failed attempts so far, by update id."""
+    retry_at: dict[int, float] = attrs.Factory(dict)
+    """When an update that failed may be sent again (monotonic time), by update id."""
+
+
+@attrs.define
 class UserInfo:
     id: int
     first_name: str
@@ -400,6 +467,10 @@ class UserInfo:
 
 class FakeBotApi:
     """The fake server. Use ``async with FakeBotApi() as api`` (or ``start``/``close``)."""
+
+    handles_after_acknowledging = False
+    """Set for a bot whose webhook answers before handling (it stores updates first):
+    ``processed`` then also waits for its answer to the update, then for quiet."""
 
     def __init__(
         self,
@@ -439,6 +510,29 @@ class FakeBotApi:
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._http: aiohttp.ClientSession | None = None
+        self.webhook_url: str | None = None
+        """The webhook ``setWebhook`` registered; None while the bot polls."""
+        self.webhook_secret: str | None = None
+        """Its ``secret_token``, sent in the ``X-Telegram-Bot-Api-Secret-Token`` header."""
+        self.webhook_allowed_updates: list[str] | None = None
+        """The update types delivered (None or empty: all); kept when a call leaves it out."""
+        self.webhook_max_connections = 40
+        self.webhook_errors: list[tuple[int, int | Exception]] = []
+        """Failed deliveries: (update_id, the HTTP status or the exception), in order."""
+        self.webhook_delivered: list[int] = []
+        """The update ids a webhook acknowledged (2xx), in the order it did."""
+        self.webhook_last_error_date: int | None = None
+        self.webhook_last_error_message: str | None = None
+        self.webhook_timeout = 10.0
+        """Seconds a webhook has to answer before the delivery counts as failed."""
+        self.webhook_retry_delay = 0.1
+        """The first retry's delay; it doubles with every failure of the same update..."""
+        self.webhook_retry_max = 1.0
+        """...up to this."""
+        self._latest_update_id = 0
+        self._acknowledged: set[int] = set()
+        self._called = asyncio.Event()  # set by every recorded call (``processed`` waits on it)
+        self._delivery = _Delivery()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -460,6 +554,7 @@ class FakeBotApi:
 
     async def close(self) -> None:
         self._closing = True
+        await self._stop_webhook_delivery()
         async with self._changed:
             self._changed.notify_all()
         if self._http is not None:
@@ -541,15 +636,28 @@ class FakeBotApi:
     async def push(self, update: dict[str, Any]) -> int:
         update_id = next(self._update_ids)
         self.updates.append({"update_id": update_id, **update})
+        self._latest_update_id = update_id
+        self._delivery.wake.set()
         async with self._changed:
             self._changed.notify_all()
         return update_id
 
     async def processed(self, update_id: int, within_s: float = 10.0) -> None:
         """Wait until the bot asked for updates after ``update_id`` (it handled it, when it
-        handles updates one at a time)."""
+        handles updates one at a time), or its webhook acknowledged it."""
         async with asyncio.timeout(within_s), self._changed:
-            await self._changed.wait_for(lambda: self.confirmed > update_id)
+            await self._changed.wait_for(
+                lambda: self.confirmed > update_id or update_id in self._acknowledged
+            )
+        sent_at = self.fetched_at.get(update_id)
+        if update_id in self._acknowledged and self.handles_after_acknowledging and sent_at:
+            # A webhook's 200 means "stored", not "handled". The bot answers every update, so
+            # wait for its first call after the update was sent, then until it is quiet.
+            async with asyncio.timeout(within_s):
+                while not self.calls or self.calls[-1].at <= sent_at:
+                    self._called.clear()
+                    await self._called.wait()
+            await self.settle(within_s=within_s)
 
     async def settle(self, quiet: float = 0.15, within_s: float = 10.0) -> None:
         """Wait until no call has arrived for ``quiet`` seconds."""
@@ -568,6 +676,8 @@ class FakeBotApi:
         return {
             "getMe": self._get_me,
             "deleteWebhook": self._delete_webhook,
+            "setWebhook": self._set_webhook,
+            "getWebhookInfo": self._get_webhook_info,
             "setMyCommands": self._set_my_commands,
             "getUpdates": self._get_updates,
             "sendMessage": self._send_message,
@@ -597,13 +707,8 @@ class FakeBotApi:
             for key, value in form.items():
                 if isinstance(value, web.FileField):
                     params[key] = value
-                elif key in _JSON_FIELDS and isinstance(value, str):
-                    try:
-                        params[key] = json.loads(value)
-                    except ValueError:
-                        raise ApiError(f"Bad Request: can't parse {key} JSON object") from None
                 else:
-                    params[key] = value
+                    params[key] = _json_field(key, value)
         return params
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -645,6 +750,7 @@ class FakeBotApi:
 
     def _record(self, call: ApiCall) -> None:
         self.calls.append(call)
+        self._called.set()
         for observer in self.observers:
             observer(call)
 
@@ -791,9 +897,6 @@ class FakeBotApi:
     async def _get_me(self, _: dict[str, Any]) -> dict[str, Any]:
         return self.bot_user
 
-    async def _delete_webhook(self, _: dict[str, Any]) -> bool:
-        return True
-
     async def _set_my_commands(self, params: dict[str, Any]) -> bool:
         commands = params.get("commands")
         if not isinstance(commands, list) or not 1 <= len(commands) <= 100:
@@ -810,6 +913,8 @@ class FakeBotApi:
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
+        if self.webhook_url is not None:
+            raise ApiError(WEBHOOK_CONFLICT, code=409)
         self._poll_generation += 1
         generation = self._poll_generation
         async with self._changed:
@@ -824,6 +929,8 @@ class FakeBotApi:
                         "one bot instance is running",
                         code=409,
                     )
+                if self.webhook_url is not None:
+                    raise ApiError(WEBHOOK_CONFLICT, code=409)
                 pending = self.updates[:limit]
                 if pending or self._closing:
                     now = time.monotonic()
@@ -838,6 +945,258 @@ class FakeBotApi:
                         await self._changed.wait()
                 except TimeoutError:
                     return []
+
+    # ------------------------------------------------------------------ webhook
+
+    async def _set_webhook(self, params: dict[str, Any]) -> bool:
+        url = str(params.get("url") or "")
+        drop = _flag(params.get("drop_pending_updates"))
+        if not url:  # Telegram: an empty URL removes the webhook
+            await self._remove_webhook(drop=drop)
+            return True
+        if not url.startswith(("http://", "https://")):  # the fake takes http for loopback
+            raise ApiError("Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        secret = None if secret is None or secret == "" else str(secret)
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ApiError("Bad Request: secret token contains unallowed characters")
+        try:
+            max_connections = int(params.get("max_connections", 40))
+        except ValueError:
+            raise ApiError("Bad Request: bad webhook: wrong max_connections") from None
+        if not 1 <= max_connections <= 100:
+            raise ApiError("Bad Request: bad webhook: max_connections must be between 1 and 100")
+        allowed = self.webhook_allowed_updates
+        if params.get("allowed_updates") is not None:
+            allowed = _json_field("allowed_updates", params["allowed_updates"])
+            if not isinstance(allowed, list) or not all(isinstance(t, str) for t in allowed):
+                raise ApiError("Bad Request: can't parse allowed_updates JSON object")
+        await self._stop_webhook_delivery()
+        if drop:
+            self._drop_pending()
+        self.webhook_url = url
+        self.webhook_secret = secret
+        self.webhook_max_connections = max_connections
+        self.webhook_allowed_updates = allowed
+        self._delivery.failures.clear()
+        self._delivery.retry_at.clear()
+        self._delivery.task = asyncio.create_task(self._deliver_webhook())
+        async with self._changed:  # a long poll in progress ends with the conflict
+            self._changed.notify_all()
+        return True
+
+    async def _delete_webhook(self, params: dict[str, Any]) -> bool:
+        await self._remove_webhook(drop=_flag(params.get("drop_pending_updates")))
+        return True
+
+    async def _remove_webhook(self, *, drop: bool) -> None:
+        self.webhook_url = None
+        self.webhook_secret = None
+        await self._stop_webhook_delivery()
+        if drop:
+            self._drop_pending()
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _get_webhook_info(self, _: dict[str, Any]) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "url": self.webhook_url or "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.updates),
+        }
+        if self.webhook_url is not None:
+            info["max_connections"] = self.webhook_max_connections
+        if self.webhook_last_error_date is not None:
+            info["last_error_date"] = self.webhook_last_error_date
+            info["last_error_message"] = self.webhook_last_error_message
+        if self.webhook_allowed_updates:
+            info["allowed_updates"] = self.webhook_allowed_updates
+        return info
+
+    def _drop_pending(self) -> None:
+        self._acknowledge(*(update["update_id"] for update in self.updates))
+
+    def _acknowledge(self, *update_ids: int) -> None:
+        """The updates leave the queue; ``confirmed`` moves to the oldest one still queued."""
+        gone = set(update_ids)
+        self.updates = [u for u in self.updates if u["update_id"] not in gone]
+        self._acknowledged |= gone
+        for update_id in gone:
+            self._delivery.failures.pop(update_id, None)
+            self._delivery.retry_at.pop(update_id, None)
+        oldest = min((u["update_id"] for u in self.updates), default=self._latest_update_id + 1)
+        self.confirmed = max(self.confirmed, oldest)
+
+    async def _stop_webhook_delivery(self) -> None:
+        """Stop delivering: requests in flight are abandoned (their updates stay queued)."""
+        task, self._delivery.task = self._delivery.task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _deliver_webhook(self) -> None:
+        try:
+            while not self._closing:
+                self._delivery.wake.clear()
+                if self._drop_unwanted():
+                    async with self._changed:
+                        self._changed.notify_all()
+                for update in self._due_updates():
+                    update_id = update["update_id"]
+                    task = asyncio.create_task(self._post_update(update))
+                    self._delivery.in_flight[update_id] = task
+                    task.add_done_callback(functools.partial(self._delivery_done, update_id))
+                now = time.monotonic()
+                retries = [at - now for at in self._delivery.retry_at.values() if at > now]
+                try:
+                    async with asyncio.timeout(min(retries, default=None)):
+                        await self._delivery.wake.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            in_flight = list(self._delivery.in_flight.values())
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            self._delivery.in_flight.clear()
+
+    def _delivery_done(self, update_id: int, task: asyncio.Task[None]) -> None:
+        if self._delivery.in_flight.get(update_id) is task:
+            del self._delivery.in_flight[update_id]
+        self._delivery.wake.set()
+
+    def _drop_unwanted(self) -> bool:
+        """Acknowledge, undelivered, the queued updates of types the webhook did not ask for."""
+        wanted = self.webhook_allowed_updates
+        if not wanted:
+            return False
+        unwanted = [
+            update["update_id"]
+            for update in self.updates
+            if update["update_id"] not in self._delivery.in_flight
+            and update_type(update) not in wanted
+        ]
+        self._acknowledge(*unwanted)
+        return bool(unwanted)
+
+    def _due_updates(self) -> list[dict[str, Any]]:
+        """The updates to send now: oldest first, within ``max_connections``, and only the
+        oldest unacknowledged update of each chat (not while it waits for its retry)."""
+        now = time.monotonic()
+        slots = self.webhook_max_connections - len(self._delivery.in_flight)
+        held: set[tuple[str, int]] = set()
+        due: list[dict[str, Any]] = []
+        for update in self.updates:
+            if slots <= 0:
+                break
+            update_id = update["update_id"]
+            chat = update_chat(update)
+            key = ("update", update_id) if chat is None else ("chat", chat)
+            if key in held:
+                continue
+            held.add(key)
+            if (
+                update_id in self._delivery.in_flight
+                or self._delivery.retry_at.get(update_id, 0.0) > now
+            ):
+                continue
+            due.append(update)
+            slots -= 1
+        return due
+
+    async def _post_update(self, update: dict[str, Any]) -> None:
+        assert self._http is not None
+        assert self.webhook_url is not None
+        update_id = update["update_id"]
+        headers = {SECRET_HEADER: self.webhook_secret} if self.webhook_secret else {}
+        self.fetched_at.setdefault(update_id, time.monotonic())
+        reply: dict[str, Any] | None = None
+        failure: tuple[int | Exception, str] | None = None
+        try:
+            async with (
+                asyncio.timeout(self.webhook_timeout),
+                self._http.post(
+                    self.webhook_url, json=update, headers=headers, allow_redirects=False
+                ) as response,
+            ):
+                if 200 <= response.status < 300:
+                    reply = await self._webhook_reply(response)
+                else:
+                    message = f"{response.status} {response.reason or ''}".strip()
+                    failure = (response.status, f"Wrong response from the webhook: {message}")
+        except TimeoutError as error:
+            failure = (error, "Read timeout expired")
+        except aiohttp.ClientConnectorError as error:
+            failure = (error, "Connection refused")
+        except aiohttp.ClientError as error:
+            failure = (error, f"Connection error: {error}")
+        if failure is not None:
+            self._delivery_failed(update_id, *failure)
+            return
+        if reply is not None:
+            await self._run_reply(reply)
+        self._acknowledge(update_id)
+        self.webhook_delivered.append(update_id)
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _delivery_failed(self, update_id: int, error: int | Exception, message: str) -> None:
+        self.webhook_errors.append((update_id, error))
+        self.webhook_last_error_date = int(time.time())
+        self.webhook_last_error_message = message
+        failures = self._delivery.failures.get(update_id, 0) + 1
+        self._delivery.failures[update_id] = failures
+        delay = min(self.webhook_retry_max, self.webhook_retry_delay * 2 ** (failures - 1))
+        self._delivery.retry_at[update_id] = time.monotonic() + delay
+
+    @staticmethod
+    async def _webhook_reply(response: aiohttp.ClientResponse) -> dict[str, Any] | None:
+        """The method call a webhook answered with (JSON or a form, as aiogram sends), if any."""
+        params: dict[str, Any] = {}
+        try:
+            if response.content_type == "application/json":
+                body = await response.json()
+                params = dict(body) if isinstance(body, dict) else {}
+            elif response.content_type == "multipart/form-data":
+                reader = aiohttp.MultipartReader(response.headers, response.content)
+                while (part := await reader.next()) is not None:
+                    if not isinstance(part, aiohttp.BodyPartReader) or not part.name:
+                        continue
+                    data = await part.read()
+                    if part.filename:
+                        params[part.name] = web.FileField(
+                            name=part.name,
+                            filename=part.filename,
+                            file=io.BytesIO(data),
+                            content_type=part.headers.get(
+                                "Content-Type", "application/octet-stream"
+                            ),
+                            headers=part.headers,
+                        )
+                    else:
+                        params[part.name] = data.decode()
+            else:
+                await response.read()
+        except ValueError:  # not JSON, a broken form: nothing to run
+            return None
+        return params if params.get("method") else None
+
+    async def _run_reply(self, params: dict[str, Any]) -> None:
+        """Run a webhook's reply like a call; its result goes nowhere, as with Telegram."""
+        method = str(params.pop("method"))
+        call_params = {k: v for k, v in params.items() if not isinstance(v, web.FileField)}
+        handler = self._methods().get(method)
+        if handler is None:
+            self._error(method, call_params, ApiError("Not Found: method not found", code=404))
+            return
+        try:
+            params = {key: _json_field(key, value) for key, value in params.items()}
+            call_params = {k: v for k, v in params.items() if not isinstance(v, web.FileField)}
+            await handler(params)
+        except ApiError as error:
+            self._error(method, call_params, error)
+            return
+        self._record(ApiCall(method, call_params, ok=True, at=time.monotonic()))
 
     def _send_text(
         self, params: dict[str, Any], *, edit: bool

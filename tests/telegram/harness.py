@@ -4,14 +4,15 @@ Storage is whatever the test passes: the memory fake here, PostgreSQL in tests/b
 """
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import attrs
 
-from kiebot_bot.runtime import run_polling
-from kiebot_bot.settings import BotSettings
+from kiebot_bot.runtime import run_polling, run_webhook
+from kiebot_bot.settings import BotSettings, Mode
 from kiebot_bot.wiring import BotRuntime, compose, open_bot
 from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.ledger import Balance
@@ -22,6 +23,16 @@ from tests.telegram.fake_bot_api import FakeBotApi
 
 POLL_SCALE = 0.05
 JOB_INTERVAL_S = 0.02
+WEBHOOK_PATH = "/tg/hook"
+WEBHOOK_TEST_SECRET = "test-secret_1"  # noqa: S105  # a made-up webhook secret
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the webhook URL must be known first)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @attrs.define
@@ -61,9 +72,24 @@ async def running_bot(
     *,
     handle_as_tasks: bool = False,
     sandbox: Sandbox | None = None,
+    webhook: bool = False,
     **settings: object,
 ) -> AsyncIterator[RunningBot]:
-    """Run the bot (polling, jobs, HTTP) until the block ends."""
+    """Run the bot (polling, jobs, HTTP) until the block ends.
+
+    With ``webhook``, in webhook mode instead: the fake Bot API posts the updates to the
+    bot's HTTP port (``WEBHOOK_SECRET`` is ``WEBHOOK_TEST_SECRET``) and the inbox handles them.
+    """
+    if webhook:
+        api.handles_after_acknowledging = True
+        port = free_port()
+        settings = {
+            "mode": Mode.WEBHOOK,
+            "port": port,
+            "webhook_url": f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
+            "webhook_secret": WEBHOOK_TEST_SECRET,
+            **settings,
+        }
     config = settings_for(api, **settings)
     async with (
         run_sandbox(fast=True) if sandbox is None else _given(sandbox) as kie,
@@ -78,8 +104,10 @@ async def running_bot(
         runtime = compose(config, store=store, gateway=gateway, bot=bot)
         stop = asyncio.Event()
         ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(
-            run_polling(
+        serving = (
+            run_webhook(runtime, stop, job_interval_s=JOB_INTERVAL_S, ready=ready)
+            if webhook
+            else run_polling(
                 runtime,
                 stop,
                 handle_as_tasks=handle_as_tasks,
@@ -89,6 +117,7 @@ async def running_bot(
                 ready=ready,
             )
         )
+        task = asyncio.create_task(serving)
         try:
             async with asyncio.timeout(10):
                 either: list[asyncio.Future[Any]] = [task, ready]

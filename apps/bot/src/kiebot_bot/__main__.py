@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from kiebot_bot.runtime import run_polling, run_worker
+from kiebot_bot.runtime import run_polling, run_webhook, run_worker
 from kiebot_bot.settings import BotSettings, Mode, load_settings
 from kiebot_bot.wiring import MigrationsPendingError, open_runtime
 from kiebot_core.domain.errors import SettingsError, StorageUnavailableError
@@ -67,7 +67,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     modes = parser.add_mutually_exclusive_group()
     modes.add_argument("--polling", action="store_true", help="long polling (the default)")
-    modes.add_argument("--webhook", action="store_true", help="webhook mode (not available yet)")
+    modes.add_argument(
+        "--webhook", action="store_true", help="webhook mode (WEBHOOK_URL, WEBHOOK_SECRET)"
+    )
     parser.add_argument(
         "--no-migrate",
         action="store_true",
@@ -87,6 +89,8 @@ async def serve(settings: BotSettings, *, migrate: bool, worker: bool = False) -
     async with open_runtime(settings, migrate=migrate) as runtime:
         if worker:
             await run_worker(runtime, stop)
+        elif settings.mode is Mode.WEBHOOK:
+            await run_webhook(runtime, stop)
         else:
             await run_polling(runtime, stop)
 
@@ -94,9 +98,6 @@ async def serve(settings: BotSettings, *, migrate: bool, worker: bool = False) -
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     mode = Mode.WEBHOOK if args.webhook else Mode.POLLING
-    if mode is Mode.WEBHOOK:
-        _say("kiebot-bot: --webhook is not available yet; use --polling")
-        return EXIT_CONFIG
     try:
         settings = load_settings(os.environ, mode)
     except SettingsError as error:

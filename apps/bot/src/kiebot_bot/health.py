@@ -1,9 +1,14 @@
-"""The bot's HTTP server: ``/healthz``, ``/readyz`` and the KIE callback route."""
+"""The bot's HTTP server: ``/healthz``, ``/readyz``, the KIE callback route and the webhook.
+
+In webhook mode, Telegram's updates are stored in the inbox before they are acknowledged.
+"""
 
 import asyncio
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import attrs
 from aiohttp import web
@@ -13,10 +18,15 @@ from kiebot_core.domain.ids import UserId
 from kiebot_core.use_cases.generation import on_provider_callback
 from kiebot_kie.callbacks import verify_callback
 from kiebot_kie.errors import KieCallbackError
+from kiebot_telegram.inbox import Inbox, is_update
 
 _log = logging.getLogger(__name__)
 
 DATABASE_CHECK_TIMEOUT_S = 2.0
+
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  # a header name, not a secret
+"""The header Telegram sends the webhook's secret token in."""
 
 
 @attrs.define
@@ -24,7 +34,7 @@ class Readiness:
     """What ``/readyz`` reports besides the database."""
 
     polling: bool = False
-    """True once the update loop runs."""
+    """True once the update loop runs (long polling, or the webhook's inbox processing)."""
     leader: bool = True
     """Polling mode runs one instance, which does all singleton work (no lease yet)."""
 
@@ -40,8 +50,10 @@ async def database_ok(runtime: BotRuntime) -> bool:
     return True
 
 
-def make_app(runtime: BotRuntime, readiness: Readiness) -> web.Application:
-    """The aiohttp application of the bot's HTTP endpoints."""
+def make_app(
+    runtime: BotRuntime, readiness: Readiness, inbox: Inbox | None = None
+) -> web.Application:
+    """The aiohttp application of the bot's HTTP endpoints (the webhook with ``inbox``)."""
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -75,15 +87,48 @@ def make_app(runtime: BotRuntime, readiness: Readiness) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_post("/kie/callback", kie_callback)
+    if inbox is not None:
+        add_webhook(app, runtime, inbox)
     return app
+
+
+def add_webhook(app: web.Application, runtime: BotRuntime, inbox: Inbox) -> None:
+    """Serve the webhook at the path of ``WEBHOOK_URL``.
+
+    A request without the right secret token gets 401 and stores nothing; a body that is not
+    an update gets 400; an update is answered 200 only after it is stored (a duplicate update
+    id too, storing nothing), and 503 when it cannot be stored, so Telegram sends it again.
+    """
+    settings = runtime.settings
+    secret = (settings.webhook_secret or "").encode()
+    path = urlsplit(settings.webhook_url or "").path or "/"
+
+    async def webhook(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not secret or not hmac.compare_digest(given, secret):
+            return web.json_response({"ok": False}, status=401)
+        try:
+            payload = await request.json()
+        except ValueError:
+            return web.json_response({"ok": False}, status=400)
+        if not is_update(payload):
+            return web.json_response({"ok": False}, status=400)
+        try:
+            await inbox.receive(payload)
+        except Exception as error:  # noqa: BLE001  # not stored: Telegram must send it again
+            _log.warning("update not stored: %s", type(error).__name__)
+            return web.json_response({"ok": False}, status=503)
+        return web.json_response({"ok": True})
+
+    app.router.add_post(path, webhook)
 
 
 @asynccontextmanager
 async def serve_http(
-    runtime: BotRuntime, readiness: Readiness, host: str, port: int
+    runtime: BotRuntime, readiness: Readiness, host: str, port: int, inbox: Inbox | None = None
 ) -> AsyncIterator[int]:
     """Serve the endpoints on ``host:port`` (0: any free port) for the block; yields the port."""
-    runner = web.AppRunner(make_app(runtime, readiness), access_log=None)
+    runner = web.AppRunner(make_app(runtime, readiness, inbox), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

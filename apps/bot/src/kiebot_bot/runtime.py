@@ -5,9 +5,11 @@ import contextlib
 import logging
 
 from kiebot_bot.health import Readiness, serve_http
+from kiebot_bot.settings import Mode
 from kiebot_bot.wiring import BotRuntime
 from kiebot_core.use_cases.generation import resume_unfinished, run_due_jobs
 from kiebot_telegram.dispatcher import set_commands
+from kiebot_telegram.inbox import Inbox
 
 _log = logging.getLogger(__name__)
 
@@ -31,11 +33,23 @@ async def job_loop(runtime: BotRuntime, interval_s: float) -> None:
 
 
 async def start_up(runtime: BotRuntime) -> None:
-    """Before polling: unfinished generations get their jobs back, the command menu is set."""
+    """Before taking updates: unfinished generations get their jobs back, the menu is set.
+
+    Telegram is told where updates go: the webhook, or nowhere for long polling.
+    """
     queued = await resume_unfinished(runtime.pipeline)
     if queued:
         _log.info("resumed %d unfinished generations", queued)
-    await runtime.bot.delete_webhook(drop_pending_updates=False)
+    settings = runtime.settings
+    if settings.mode is Mode.WEBHOOK:
+        await runtime.bot.set_webhook(
+            url=settings.webhook_url or "",
+            secret_token=settings.webhook_secret,
+            allowed_updates=runtime.dispatcher.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+    else:
+        await runtime.bot.delete_webhook(drop_pending_updates=False)
     await set_commands(runtime.bot)
 
 
@@ -56,6 +70,46 @@ async def run_worker(
     jobs.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await jobs
+
+
+async def run_webhook(
+    runtime: BotRuntime,
+    stop: asyncio.Event,
+    *,
+    job_interval_s: float = 0.5,
+    http_port: int | None = None,
+    ready: "asyncio.Future[int] | None" = None,
+) -> None:
+    """Serve the webhook, handle the inbox and run jobs until ``stop`` (or a loop fails).
+
+    Updates are stored before they are acknowledged and handled by this and any other
+    instance, in order within each chat. Stopping never deletes the webhook: Telegram keeps
+    the updates for the next instance.
+    """
+    settings = runtime.settings
+    readiness = Readiness()
+    inbox = Inbox(runtime.bot, runtime.dispatcher, runtime.store, runtime.pipeline.clock)
+    port = settings.port if http_port is None else http_port
+    async with serve_http(runtime, readiness, settings.host, port, inbox) as bound:
+        await start_up(runtime)
+        updates = asyncio.create_task(inbox.run(stop), name="kiebot-inbox")
+        jobs = asyncio.create_task(job_loop(runtime, job_interval_s), name="kiebot-jobs")
+        stopped = asyncio.create_task(stop.wait(), name="kiebot-stop")
+        readiness.polling = True
+        if ready is not None and not ready.done():
+            ready.set_result(bound)
+        _log.info("webhook mode started")
+        done, _ = await asyncio.wait({updates, jobs, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        readiness.polling = False
+        stop.set()
+        for task in (jobs, stopped):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(updates, jobs, stopped, return_exceptions=True)
+        for task in (updates, jobs):
+            if task in done and not task.cancelled() and (error := task.exception()) is not None:
+                raise error
+        _log.info("webhook mode stopped")
 
 
 async def run_polling(

@@ -53,6 +53,10 @@ class BotSettings:
     sandbox_dir: Path | None = None
     sandbox_fast: bool = False
     public_base_url: str | None = None
+    webhook_url: str | None = None
+    """Where Telegram posts updates in webhook mode (``WEBHOOK_URL``; its path is served)."""
+    webhook_secret: str | None = attrs.field(default=None, repr=False)
+    """``WEBHOOK_SECRET``: Telegram sends it with every update; others get 401."""
     host: str = "127.0.0.1"
     port: int = 8080
     prices: PriceSettings = attrs.Factory(PriceSettings)
@@ -66,7 +70,12 @@ class BotSettings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a log line."""
-        values = (self.telegram_bot_token, self.kie_api_key, self.kie_callback_hmac_key)
+        values = (
+            self.telegram_bot_token,
+            self.kie_api_key,
+            self.kie_callback_hmac_key,
+            self.webhook_secret,
+        )
         found = [value for value in values if value]
         password = re.search(r"://[^:/@]+:([^@]+)@", self.database_url)
         if password:
@@ -121,6 +130,25 @@ def _admins(env: Mapping[str, str]) -> frozenset[int]:
         ) from None
 
 
+_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+"""What Telegram accepts as a webhook's secret token."""
+
+
+def _webhook(env: Mapping[str, str], mode: Mode) -> tuple[str | None, str | None]:
+    url, secret = _optional(env, "WEBHOOK_URL"), _optional(env, "WEBHOOK_SECRET")
+    if mode is not Mode.WEBHOOK:
+        return url, secret
+    if url is None:
+        raise SettingsError("WEBHOOK_URL", "is not set (required in webhook mode)")
+    if not url.startswith(("https://", "http://")):
+        raise SettingsError("WEBHOOK_URL", "must be an https:// URL")
+    if secret is None:
+        raise SettingsError("WEBHOOK_SECRET", "is not set (required in webhook mode)")
+    if not _SECRET_TOKEN.fullmatch(secret):
+        raise SettingsError("WEBHOOK_SECRET", "must be 1-256 of A-Z a-z 0-9 _ -")
+    return url, secret
+
+
 def load_settings(env: Mapping[str, str], mode: Mode = Mode.POLLING) -> BotSettings:
     """Read the settings; raises ``SettingsError`` naming the first missing or bad variable.
 
@@ -133,6 +161,7 @@ def load_settings(env: Mapping[str, str], mode: Mode = Mode.POLLING) -> BotSetti
     use_sandbox = _flag(env, "KIEBOT_SANDBOX") or (mode is Mode.POLLING and kie_api_key is None)
     if mode is Mode.WEBHOOK and not use_sandbox and kie_api_key is None:
         raise SettingsError("KIE_API_KEY", "is not set (required in webhook mode)")
+    webhook_url, webhook_secret = _webhook(env, mode)
     home = _optional(env, "KIEBOT_HOME")
     defaults = Deadlines()
     prices = price_settings_from_env(env)
@@ -149,6 +178,8 @@ def load_settings(env: Mapping[str, str], mode: Mode = Mode.POLLING) -> BotSetti
         sandbox_dir=Path(home).expanduser() / "sandbox" if home else None,
         sandbox_fast=_flag(env, "KIEBOT_SANDBOX_FAST"),
         public_base_url=_optional(env, "PUBLIC_BASE_URL"),
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
         host=_optional(env, "HOST") or ("127.0.0.1" if mode is Mode.POLLING else "0.0.0.0"),  # noqa: S104  # webhook mode serves the world
         port=whole_number(env, "PORT", 8080, minimum=0),
         prices=prices,

@@ -1,0 +1,175 @@
+"""The durable update inbox: updates are stored before they are acknowledged.
+
+Any instance then handles them, strictly in order within a chat and chats in parallel.
+``receive`` stores one update (the webhook answers 200 only after it committed). A
+``pre_checkout_query`` takes the fast path: stored as handled and answered at once, never
+waiting behind a chat's other updates. ``InboxProcessor`` claims the updates due (the storage
+port hands out one update per chat at a time) and feeds them to the dispatcher; an update that
+keeps failing is parked after ``MAX_ATTEMPTS`` with its reason and the user gets one apology,
+so the chat moves on.
+"""
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import attrs
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
+
+from kiebot_core.domain.catalog import JsonValue
+from kiebot_core.domain.coordination import InboxUpdate
+from kiebot_core.domain.ids import UserId
+from kiebot_core.domain.reasons import ReasonCode, reason_text
+from kiebot_core.ports.runtime import Clock
+from kiebot_core.ports.storage import UnitOfWorkFactory
+from kiebot_telegram.progress import user_language
+
+_log = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(seconds=60)
+"""How long a claimed update is another instance's before it is offered again."""
+MAX_ATTEMPTS = 5
+"""Claims of one update before it is parked."""
+BATCH = 16
+"""Updates claimed at once (heads of different chats, handled in parallel)."""
+FAST_PATH = "pre_checkout_query"
+"""Answered at once, outside the per-chat order (Telegram waits at most 10 s)."""
+_CHAT_OF_MESSAGE = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_message",
+    "edited_business_message",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "message_reaction",
+)
+
+
+def chat_of(payload: Mapping[str, Any]) -> int | None:
+    """The chat an update belongs to (its order domain), or None for a chat-less update."""
+    for key in _CHAT_OF_MESSAGE:
+        event = payload.get(key)
+        if isinstance(event, Mapping):
+            chat = event.get("chat")
+            if isinstance(chat, Mapping) and isinstance(chat.get("id"), int):
+                return int(chat["id"])
+    callback = payload.get("callback_query")
+    if isinstance(callback, Mapping):
+        message = callback.get("message")
+        chat = message.get("chat") if isinstance(message, Mapping) else None
+        if isinstance(chat, Mapping) and isinstance(chat.get("id"), int):
+            return int(chat["id"])
+        sender = callback.get("from")
+        if isinstance(sender, Mapping) and isinstance(sender.get("id"), int):
+            return int(sender["id"])
+    return None
+
+
+def is_update(payload: object) -> bool:
+    """True for a JSON object with an integer ``update_id`` (what Telegram posts)."""
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("update_id"), int)
+        and not isinstance(payload.get("update_id"), bool)
+    )
+
+
+@attrs.frozen
+class Inbox:
+    """The inbox of one bot: where updates are stored and how they are handled."""
+
+    bot: Bot
+    dispatcher: Dispatcher
+    store: UnitOfWorkFactory
+    clock: Clock
+    wake: asyncio.Event = attrs.field(factory=asyncio.Event)
+    """Set when an update arrived, so a processor claims it without waiting for its poll."""
+
+    async def receive(self, payload: dict[str, JsonValue]) -> bool:
+        """Store an update (False: this update id was stored before; nothing else changes).
+
+        Raises ``StorageUnavailableError`` when it cannot be stored: the caller must not
+        acknowledge it. A fast-path update is stored as handled and handled now.
+        """
+        update = InboxUpdate(
+            bot_id=self.bot.id,
+            update_id=int(str(payload["update_id"])),
+            chat_id=chat_of(payload),
+            payload=payload,
+            received_at=self.clock.now(),
+        )
+        fast = FAST_PATH in payload
+        async with self.store() as uow:
+            stored = await uow.inbox.store(update)
+            if stored and fast:
+                await uow.inbox.done(update.bot_id, update.update_id)
+            await uow.commit()
+        if not stored:
+            return False
+        if fast:
+            try:
+                await self.dispatcher.feed_raw_update(self.bot, dict(payload))
+            except Exception:  # noqa: BLE001  # a fast-path failure is logged, never re-sent
+                _log.exception("update %s failed on the fast path", update.update_id)
+        else:
+            self.wake.set()
+        return True
+
+    async def process_due(self) -> int:
+        """Claim the updates due and handle them (chats in parallel); how many were claimed."""
+        async with self.store() as uow:
+            claimed = await uow.inbox.claim(limit=BATCH, lease=CLAIM_LEASE)
+            await uow.commit()
+        await asyncio.gather(*(self._handle(update) for update in claimed))
+        return len(claimed)
+
+    async def _handle(self, update: InboxUpdate) -> None:
+        try:
+            await self.dispatcher.feed_raw_update(self.bot, dict(update.payload))
+        except Exception:  # noqa: BLE001  # the update is retried, then parked
+            _log.exception("update %s failed (attempt %d)", update.update_id, update.attempts)
+            await self._failed(update)
+            return
+        async with self.store() as uow:
+            await uow.inbox.done(update.bot_id, update.update_id)
+            await uow.commit()
+
+    async def _failed(self, update: InboxUpdate) -> None:
+        async with self.store() as uow:
+            if update.attempts < MAX_ATTEMPTS:
+                await uow.inbox.release(update.bot_id, update.update_id)
+            else:
+                await uow.inbox.park(update.bot_id, update.update_id, ReasonCode.INTERNAL_ERROR)
+            await uow.commit()
+        if update.attempts >= MAX_ATTEMPTS and update.chat_id is not None:
+            await self._apologize(update.chat_id)
+
+    async def _apologize(self, chat_id: int) -> None:
+        async with self.store() as uow:
+            language = await user_language(uow, UserId(chat_id))
+        try:
+            await self.bot.send_message(chat_id, reason_text(ReasonCode.INTERNAL_ERROR, language))
+        except TelegramAPIError as error:
+            _log.info("apology to %s not sent: %s", chat_id, error.message)
+
+    async def run(self, stop: asyncio.Event, *, idle_s: float = 0.5) -> None:
+        """Handle updates until ``stop``: at once when one arrives, else every ``idle_s``."""
+        while not stop.is_set():
+            try:
+                claimed = await self.process_due()
+            except Exception:  # noqa: BLE001  # the loop outlives a failing round (an outage)
+                _log.exception("inbox round failed")
+                claimed = 0
+            if claimed:
+                continue
+            self.wake.clear()
+            waits = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waits, timeout=idle_s, return_when=asyncio.FIRST_COMPLETED)
+            for wait in waits:
+                wait.cancel()

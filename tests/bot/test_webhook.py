@@ -1,0 +1,143 @@
+"""Webhook mode: updates are stored in the inbox before they are acknowledged, then handled."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from kiebot_core.domain.ids import UserId
+from kiebot_core.domain.ledger import Balance
+from kiebot_core.ports.storage import UnitOfWorkFactory
+from kiebot_core.testing.memory import MemoryUnitOfWorkFactory
+from kiebot_pg.pool import open_pool
+from kiebot_pg.uow import PgUnitOfWorkFactory
+from tests.proxy import tcp_proxy
+from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.harness import WEBHOOK_PATH, WEBHOOK_TEST_SECRET, RunningBot, running_bot
+from tests.telegram.test_payments import top_up
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  # a header name
+
+
+@pytest.fixture(params=["memory", "pg"])
+def store(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
+    """Every webhook flow runs on the in-memory store and on PostgreSQL."""
+    if request.param == "memory":
+        return MemoryUnitOfWorkFactory()
+    factory: UnitOfWorkFactory = request.getfixturevalue("pg_store")
+    return factory
+
+
+@pytest.fixture
+async def bot(api: FakeBotApi, store: UnitOfWorkFactory) -> AsyncIterator[RunningBot]:
+    async with running_bot(api, store, webhook=True, welcome_stars=0) as running:
+        yield running
+    assert not api.errors(400), [(c.method, c.description) for c in api.errors(400)]
+
+
+async def post(bot: RunningBot, update: dict[str, Any], secret: str | None) -> int:
+    headers = {SECRET_HEADER: secret} if secret is not None else {}
+    url = f"http://127.0.0.1:{bot.http_port}{WEBHOOK_PATH}"
+    async with aiohttp.ClientSession() as http, http.post(url, json=update, headers=headers) as r:
+        return r.status
+
+
+def text_update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
+    person = {"id": user_id, "is_bot": False, "first_name": "Dee", "language_code": "en"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1_800_000_000,
+            "chat": {"id": user_id, "type": "private", "first_name": "Dee"},
+            "from": person,
+            "text": text,
+        },
+    }
+
+
+async def test_the_bot_registers_its_webhook_and_serves_users_and_payments(
+    api: FakeBotApi, bot: RunningBot
+):
+    assert api.webhook_url == f"http://127.0.0.1:{bot.http_port}{WEBHOOK_PATH}"
+    assert api.webhook_secret == WEBHOOK_TEST_SECRET
+    assert api.webhook_allowed_updates is not None
+    assert {"message", "callback_query", "pre_checkout_query"} <= set(api.webhook_allowed_updates)
+    user = api.user()
+    await user.send("/start")
+    await api.settle()
+    assert "Menu" in user.last().shown or user.last().labels()
+    await top_up(user)
+    await api.settle()
+    assert await bot.balance(user.id) == Balance(available=50)
+    assert not api.unanswered_pre_checkouts()
+
+
+async def test_a_request_without_the_secret_is_refused_and_stores_nothing(bot: RunningBot):
+    bot.api.user(4321)
+    update = text_update(9_000_001, 4321, "/start")
+    assert await post(bot, update, None) == 401
+    assert await post(bot, update, "wrong-secret") == 401
+    assert await post(bot, {"not": "an update"}, WEBHOOK_TEST_SECRET) == 400
+    async with bot.store() as uow:
+        assert await uow.inbox.pending(limit=10) == []
+    await bot.api.settle()
+    assert bot.api.messages(4321) == []
+
+
+async def test_a_repeated_update_is_stored_and_answered_once(bot: RunningBot):
+    bot.api.user(4322)
+    update = text_update(9_000_002, 4322, "zzqunknownmodel")
+    assert await post(bot, update, WEBHOOK_TEST_SECRET) == 200
+    assert await post(bot, update, WEBHOOK_TEST_SECRET) == 200
+    await bot.api.settle(quiet=0.3)
+    answers = [m for m in bot.api.messages(4322) if m.from_bot]
+    assert len(answers) == 1, [m.shown for m in answers]
+    assert "zzqunknownmodel" in answers[0].shown
+
+
+async def test_updates_are_answered_in_order_within_each_chat(bot: RunningBot):
+    chats = (4401, 4402, 4403)
+    for chat in chats:
+        bot.api.user(chat)
+    sent = {chat: [f"zzq{chat}x{n}" for n in range(6)] for chat in chats}
+    update_ids = iter(range(9_100_000, 9_200_000))
+    posts = [
+        post(bot, text_update(next(update_ids), chat, query), WEBHOOK_TEST_SECRET)
+        for n in range(6)
+        for chat in chats
+        for query in [sent[chat][n]]
+    ]
+    assert set(await asyncio.gather(*posts)) == {200}
+    await bot.api.settle(quiet=0.5, within_s=30)
+    for chat in chats:
+        answers = [m.shown for m in bot.api.messages(chat) if m.from_bot]
+        answered = [query for text in answers for query in sent[chat] if f"«{query}»" in text]
+        assert answered == sent[chat]
+
+
+async def test_an_update_that_cannot_be_stored_is_not_acknowledged(api: FakeBotApi, pg_dsn: str):
+    target = pg_dsn.split("@", 1)[1].split("/", 1)[0]
+    host, port = target.split(":")
+    async with tcp_proxy(host, int(port)) as proxy:
+        through = pg_dsn.replace(f"@{target}/", f"@127.0.0.1:{proxy.port}/")
+        async with (
+            open_pool(through) as pool,
+            running_bot(api, PgUnitOfWorkFactory(pool), webhook=True, welcome_stars=0) as bot,
+        ):
+            api.user(4501)
+            update = text_update(9_300_001, 4501, "zzqoutage")
+            proxy.cut()
+            assert await post(bot, update, WEBHOOK_TEST_SECRET) == 503
+            proxy.restore()
+            for _ in range(50):  # the pool reconnects on its own
+                if await post(bot, update, WEBHOOK_TEST_SECRET) == 200:
+                    break
+                await asyncio.sleep(0.1)
+            await api.settle(quiet=0.3)
+            answers = [m.shown for m in api.messages(4501) if m.from_bot]
+            assert any("zzqoutage" in text for text in answers), answers
+            async with bot.store() as uow:
+                assert await uow.users.get(UserId(4501)) is not None

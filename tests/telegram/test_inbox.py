@@ -1,0 +1,51 @@
+"""Reading Telegram's updates for the inbox: the chat each belongs to, and what is an update."""
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kiebot_telegram.inbox import chat_of, is_update
+
+PERSON = {"id": 42, "is_bot": False, "first_name": "Ann"}
+CHAT = {"id": -100, "type": "group"}
+
+
+@pytest.mark.parametrize(
+    ("update", "chat"),
+    [
+        ({"update_id": 1, "message": {"chat": CHAT, "from": PERSON}}, -100),
+        ({"update_id": 1, "edited_message": {"chat": CHAT}}, -100),
+        ({"update_id": 1, "my_chat_member": {"chat": CHAT, "from": PERSON}}, -100),
+        ({"update_id": 1, "callback_query": {"from": PERSON, "message": {"chat": CHAT}}}, -100),
+        ({"update_id": 1, "callback_query": {"from": PERSON, "inline_message_id": "x"}}, 42),
+        ({"update_id": 1, "pre_checkout_query": {"from": PERSON, "id": "q"}}, None),
+        ({"update_id": 1, "message": {"chat": {"id": "not a number"}}}, None),
+        ({"update_id": 1}, None),
+    ],
+)
+def test_each_update_belongs_to_its_chat(update: dict[str, Any], chat: int | None):
+    assert chat_of(update) == chat
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+keys = st.sampled_from(["update_id", "message", "callback_query", "chat", "id", "from", "x"])
+
+
+@given(st.dictionaries(keys, json_values | st.dictionaries(keys, json_values), max_size=4))
+def test_any_json_object_gives_a_chat_or_none_and_never_fails(payload: dict[str, Any]):
+    chat = chat_of(payload)
+    assert chat is None or isinstance(chat, int)
+    assert is_update(payload) is (
+        isinstance(payload.get("update_id"), int) and not isinstance(payload["update_id"], bool)
+    )
+
+
+@pytest.mark.parametrize("payload", [[], "x", 1, None, {"update_id": True}, {"update_id": "1"}])
+def test_what_is_not_an_update(payload: object):
+    assert not is_update(payload)
