@@ -10,7 +10,6 @@ import pytest
 from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.ledger import Balance
 from kiebot_core.ports.storage import UnitOfWorkFactory
-from kiebot_core.testing.memory import MemoryUnitOfWorkFactory
 from kiebot_pg.pool import open_pool
 from kiebot_pg.uow import PgUnitOfWorkFactory
 from tests.proxy import tcp_proxy
@@ -21,13 +20,10 @@ from tests.telegram.test_payments import top_up
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  # a header name
 
 
-@pytest.fixture(params=["memory", "pg"])
-def store(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
+@pytest.fixture
+def store(memory_and_pg: UnitOfWorkFactory) -> UnitOfWorkFactory:
     """Every webhook flow runs on the in-memory store and on PostgreSQL."""
-    if request.param == "memory":
-        return MemoryUnitOfWorkFactory()
-    factory: UnitOfWorkFactory = request.getfixturevalue("pg_store")
-    return factory
+    return memory_and_pg
 
 
 @pytest.fixture

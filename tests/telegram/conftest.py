@@ -17,6 +17,15 @@ async def api() -> AsyncIterator[FakeBotApi]:
         yield fake
 
 
+@pytest.fixture(params=["memory", "pg"])
+def memory_and_pg(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
+    """The in-memory store, then PostgreSQL: a test asking for it runs on both."""
+    if request.param == "memory":
+        return MemoryUnitOfWorkFactory()
+    factory: UnitOfWorkFactory = request.getfixturevalue("pg_store")
+    return factory
+
+
 @pytest.fixture
 def store() -> MemoryUnitOfWorkFactory:
     return MemoryUnitOfWorkFactory()

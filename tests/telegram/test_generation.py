@@ -17,13 +17,10 @@ from tests.telegram.harness import RunningBot, running_bot
 BANANA = "nano-banana-pro"
 
 
-@pytest.fixture(params=["memory", "pg"])
-def store(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
+@pytest.fixture
+def store(memory_and_pg: UnitOfWorkFactory) -> UnitOfWorkFactory:
     """Every flow here runs on the in-memory store and on PostgreSQL."""
-    if request.param == "memory":
-        return MemoryUnitOfWorkFactory()
-    factory: UnitOfWorkFactory = request.getfixturevalue("pg_store")
-    return factory
+    return memory_and_pg
 
 
 QWEN_EDIT = "qwen/image-edit"

@@ -12,7 +12,6 @@ from kiebot_core.domain.payments import Order
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.texts import Language
 from kiebot_core.ports.storage import UnitOfWorkFactory
-from kiebot_core.testing.memory import MemoryUnitOfWorkFactory
 from tests.telegram.fake_bot_api import FakeBotApi, FakeUser
 from tests.telegram.flows import kinds, ledger, open_model, wait_finished
 from tests.telegram.harness import RunningBot, running_bot
@@ -20,13 +19,10 @@ from tests.telegram.harness import RunningBot, running_bot
 BANANA = "nano-banana-pro"  # 15 ⭐ with the defaults
 
 
-@pytest.fixture(params=["memory", "pg"])
-def store(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
+@pytest.fixture
+def store(memory_and_pg: UnitOfWorkFactory) -> UnitOfWorkFactory:
     """Every payment flow runs on the in-memory store and on PostgreSQL."""
-    if request.param == "memory":
-        return MemoryUnitOfWorkFactory()
-    factory: UnitOfWorkFactory = request.getfixturevalue("pg_store")
-    return factory
+    return memory_and_pg
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from kiebot_core.domain.promotions import FreeTier, referral_code
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.texts import Language
 from kiebot_core.ports.storage import UnitOfWorkFactory
-from kiebot_core.testing.memory import MemoryUnitOfWorkFactory
 from kiebot_core.use_cases.generation import StartCommand, refund_generation, start_generation
 from kiebot_core.use_cases.promotions import create_promo, register_user
 from tests.telegram.fake_bot_api import FakeBotApi, FakeUser
@@ -25,13 +24,10 @@ from tests.telegram.test_payments import BANANA, spend, top_up
 ADMIN = 4242
 
 
-@pytest.fixture(params=["memory", "pg"])
-def store(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
+@pytest.fixture
+def store(memory_and_pg: UnitOfWorkFactory) -> UnitOfWorkFactory:
     """Every flow here runs on the in-memory store and on PostgreSQL."""
-    if request.param == "memory":
-        return MemoryUnitOfWorkFactory()
-    factory: UnitOfWorkFactory = request.getfixturevalue("pg_store")
-    return factory
+    return memory_and_pg
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from kiebot_bot.health import Readiness, serve_http
 from kiebot_bot.settings import Mode
@@ -72,6 +74,36 @@ async def run_worker(
         await jobs
 
 
+STOP_GRACE_S = 10.0
+"""How long updates being handled may take to finish when the bot stops."""
+
+
+async def _run_loops(
+    runtime: BotRuntime,
+    stop: asyncio.Event,
+    updates: "asyncio.Task[Any]",
+    stop_updates: Callable[[], Awaitable[None]],
+    job_interval_s: float,
+) -> None:
+    """Run the job loop beside ``updates`` until ``stop`` or either fails; then stop both.
+
+    ``stop_updates`` ends the update loop gracefully before anything still running is
+    cancelled; a failure of either loop is raised.
+    """
+    jobs = asyncio.create_task(job_loop(runtime, job_interval_s), name="kiebot-jobs")
+    stopped = asyncio.create_task(stop.wait(), name="kiebot-stop")
+    done, _ = await asyncio.wait({updates, jobs, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not updates.done():
+        await stop_updates()
+    for task in (updates, jobs, stopped):
+        if not task.done():
+            task.cancel()
+    await asyncio.gather(updates, jobs, stopped, return_exceptions=True)
+    for task in (updates, jobs):
+        if task in done and not task.cancelled() and (error := task.exception()) is not None:
+            raise error
+
+
 async def run_webhook(
     runtime: BotRuntime,
     stop: asyncio.Event,
@@ -83,8 +115,8 @@ async def run_webhook(
     """Serve the webhook, handle the inbox and run jobs until ``stop`` (or a loop fails).
 
     Updates are stored before they are acknowledged and handled by this and any other
-    instance, in order within each chat. Stopping never deletes the webhook: Telegram keeps
-    the updates for the next instance.
+    instance, in order within each chat. Stopping lets the updates being handled finish and
+    never deletes the webhook: Telegram keeps sending to the next instance.
     """
     settings = runtime.settings
     readiness = Readiness()
@@ -93,22 +125,19 @@ async def run_webhook(
     async with serve_http(runtime, readiness, settings.host, port, inbox) as bound:
         await start_up(runtime)
         updates = asyncio.create_task(inbox.run(stop), name="kiebot-inbox")
-        jobs = asyncio.create_task(job_loop(runtime, job_interval_s), name="kiebot-jobs")
-        stopped = asyncio.create_task(stop.wait(), name="kiebot-stop")
+
+        async def finish() -> None:
+            stop.set()
+            await asyncio.wait({updates}, timeout=STOP_GRACE_S)
+
         readiness.polling = True
         if ready is not None and not ready.done():
             ready.set_result(bound)
         _log.info("webhook mode started")
-        done, _ = await asyncio.wait({updates, jobs, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        readiness.polling = False
-        stop.set()
-        for task in (jobs, stopped):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(updates, jobs, stopped, return_exceptions=True)
-        for task in (updates, jobs):
-            if task in done and not task.cancelled() and (error := task.exception()) is not None:
-                raise error
+        try:
+            await _run_loops(runtime, stop, updates, finish, job_interval_s)
+        finally:
+            readiness.polling = False
         _log.info("webhook mode stopped")
 
 
@@ -144,22 +173,17 @@ async def run_polling(
             ),
             name="kiebot-polling",
         )
-        jobs = asyncio.create_task(job_loop(runtime, job_interval_s), name="kiebot-jobs")
-        stopped = asyncio.create_task(stop.wait(), name="kiebot-stop")
+
+        async def finish() -> None:
+            with contextlib.suppress(RuntimeError):
+                await dispatcher.stop_polling()
+
         readiness.polling = True
         if ready is not None and not ready.done():
             ready.set_result(bound)
         _log.info("polling started")
-        done, _ = await asyncio.wait({polling, jobs, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        readiness.polling = False
-        if not polling.done():
-            with contextlib.suppress(RuntimeError):
-                await dispatcher.stop_polling()
-        for task in (polling, jobs, stopped):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(polling, jobs, stopped, return_exceptions=True)
-        for task in (polling, jobs):
-            if task in done and not task.cancelled() and (error := task.exception()) is not None:
-                raise error
+        try:
+            await _run_loops(runtime, stop, polling, finish, job_interval_s)
+        finally:
+            readiness.polling = False
         _log.info("polling stopped")
