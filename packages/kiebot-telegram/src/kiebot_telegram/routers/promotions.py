@@ -5,8 +5,6 @@ it in ``Flow:promo`` until a code works or the user cancels). The core redeems i
 per user and never beyond the code's uses.
 """
 
-import logging
-
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.types import CallbackQuery, Message
@@ -22,8 +20,6 @@ from kiebot_telegram.messaging import show, toast
 from kiebot_telegram.routers.common import Flow, end_session
 from kiebot_telegram.texts import Msg, t
 from kiebot_telegram.views import View, balance_view, referral_view
-
-_log = logging.getLogger(__name__)
 
 
 async def _redeem(message: Message, ctx: Context, text: str) -> None:
