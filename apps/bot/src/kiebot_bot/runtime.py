@@ -6,6 +6,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import attrs
+
 from kiebot_bot.health import Readiness, serve_http
 from kiebot_bot.settings import Mode
 from kiebot_bot.wiring import BotRuntime
@@ -78,21 +80,39 @@ STOP_GRACE_S = 10.0
 """How long updates being handled may take to finish when the bot stops."""
 
 
+@attrs.frozen
+class _Serving:
+    """What the HTTP side reports while the update loop runs."""
+
+    readiness: Readiness
+    ready: "asyncio.Future[int] | None"
+    port: int
+
+
 async def _run_loops(
     runtime: BotRuntime,
     stop: asyncio.Event,
     updates: "asyncio.Task[Any]",
+    *,
     stop_updates: Callable[[], Awaitable[None]],
     job_interval_s: float,
+    serving: _Serving,
 ) -> None:
     """Run the job loop beside ``updates`` until ``stop`` or either fails; then stop both.
 
+    Readiness says the update loop runs meanwhile (``ready`` gets the HTTP port).
     ``stop_updates`` ends the update loop gracefully before anything still running is
     cancelled; a failure of either loop is raised.
     """
     jobs = asyncio.create_task(job_loop(runtime, job_interval_s), name="kiebot-jobs")
     stopped = asyncio.create_task(stop.wait(), name="kiebot-stop")
-    done, _ = await asyncio.wait({updates, jobs, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    serving.readiness.polling = True
+    if serving.ready is not None and not serving.ready.done():
+        serving.ready.set_result(serving.port)
+    try:
+        done, _ = await asyncio.wait({updates, jobs, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        serving.readiness.polling = False
     if not updates.done():
         await stop_updates()
     for task in (updates, jobs, stopped):
@@ -130,14 +150,16 @@ async def run_webhook(
             stop.set()
             await asyncio.wait({updates}, timeout=STOP_GRACE_S)
 
-        readiness.polling = True
-        if ready is not None and not ready.done():
-            ready.set_result(bound)
         _log.info("webhook mode started")
-        try:
-            await _run_loops(runtime, stop, updates, finish, job_interval_s)
-        finally:
-            readiness.polling = False
+        serving = _Serving(readiness, ready, bound)
+        await _run_loops(
+            runtime,
+            stop,
+            updates,
+            stop_updates=finish,
+            job_interval_s=job_interval_s,
+            serving=serving,
+        )
         _log.info("webhook mode stopped")
 
 
@@ -178,12 +200,14 @@ async def run_polling(
             with contextlib.suppress(RuntimeError):
                 await dispatcher.stop_polling()
 
-        readiness.polling = True
-        if ready is not None and not ready.done():
-            ready.set_result(bound)
         _log.info("polling started")
-        try:
-            await _run_loops(runtime, stop, polling, finish, job_interval_s)
-        finally:
-            readiness.polling = False
+        serving = _Serving(readiness, ready, bound)
+        await _run_loops(
+            runtime,
+            stop,
+            polling,
+            stop_updates=finish,
+            job_interval_s=job_interval_s,
+            serving=serving,
+        )
         _log.info("polling stopped")

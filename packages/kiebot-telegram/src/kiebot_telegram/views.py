@@ -833,7 +833,7 @@ def history_view(
             n=n,
             mark=_STATE_MARK.get(generation.state, "⏳"),
             model=model_title(model, generation.model_id, language),
-            stars=generation.stars,
+            stars=generation.charged,
             when=generation.created_at.strftime("%d.%m %H:%M"),
         )
         prompt = prompt_of(generation)
