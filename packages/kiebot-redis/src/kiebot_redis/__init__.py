@@ -1,0 +1,1 @@
+"""Redis adapters (optional): shared per-user rate limits and cache invalidation."""
