@@ -35,7 +35,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message
 
-from kiebot_bot.runtime import TASKS_LIMIT
 from kiebot_core.domain.texts import Language
 from kiebot_telegram.texts import CATALOGS, Msg
 
@@ -54,6 +53,8 @@ from bench.common import (
 )
 from tests.telegram.fake_bot_api import FakeBotApi, FakeUser
 
+BARE_TASKS_LIMIT = 64
+"""Updates the bare aiogram bot handles at once."""
 COMMANDS = ("/start", "/help", "/balance", "/history", "/settings", "/cancel")
 SEARCHES = ("banana", "flux", "video", "kling", "music", "upscale", "portrait", "veo", "zzzz")
 CONFIRM = tuple(CATALOGS[language][Msg.BTN_CONFIRM].split("{")[0] for language in Language)
@@ -195,7 +196,7 @@ async def bench_bare(args: argparse.Namespace) -> Phase:
                 handle_signals=False,
                 close_bot_session=False,
                 handle_as_tasks=True,
-                tasks_concurrency_limit=TASKS_LIMIT,
+                tasks_concurrency_limit=BARE_TASKS_LIMIT,
                 polling_timeout=POLLING_TIMEOUT_S,
             )
         )

@@ -18,7 +18,7 @@ import attrs
 from aiogram import BaseMiddleware, Dispatcher
 from aiogram.types import TelegramObject, Update
 
-from kiebot_bot.runtime import run_polling
+from kiebot_bot.runtime import run_bot
 from kiebot_bot.settings import BotSettings
 from kiebot_bot.wiring import BotRuntime, compose, open_bot, open_gateway, open_store
 from kiebot_pg.migrate import migrate
@@ -155,9 +155,7 @@ async def running_kiebot(
         stop = asyncio.Event()
         ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         polling = asyncio.create_task(
-            run_polling(
-                runtime, stop, polling_timeout_s=POLLING_TIMEOUT_S, http_port=0, ready=ready
-            )
+            run_bot(runtime, stop, polling_timeout_s=POLLING_TIMEOUT_S, http_port=0, ready=ready)
         )
         try:
             async with asyncio.timeout(STARTED_WITHIN_S):

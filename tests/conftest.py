@@ -1,10 +1,11 @@
-"""Fixtures shared by the whole suite: the loopback-only network guard and PostgreSQL access."""
+"""Fixtures shared by the whole suite: the loopback-only network guard, PostgreSQL and Redis."""
 
 import ipaddress
 import os
 import socket
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -15,6 +16,12 @@ PG_ADMIN_DSN = os.environ.get(
 
 REQUIRE_PG = os.environ.get("CI") == "true" or os.environ.get("KIEBOT_REQUIRE_PG") == "1"
 """Under CI an unreachable PostgreSQL fails the tests instead of skipping them."""
+
+REDIS_URL = os.environ.get("KIEBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+"""The shared Redis server; tests keep to keys of their own (never FLUSHALL or FLUSHDB)."""
+
+REQUIRE_REDIS = os.environ.get("CI") == "true" or os.environ.get("KIEBOT_REQUIRE_REDIS") == "1"
+"""Under CI an unreachable Redis fails the tests instead of skipping them."""
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -80,3 +87,17 @@ def pg_admin_dsn() -> str:
             pytest.fail(f"PostgreSQL is required under CI but unreachable: {error}")
         pytest.skip(f"PostgreSQL unreachable on a local run (under CI=true this fails): {error}")
     return PG_ADMIN_DSN
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server's URL; skips locally (fails under CI) when the server is down."""
+    parts = urlsplit(REDIS_URL)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 6379), timeout=2):
+            pass
+    except OSError as error:
+        if REQUIRE_REDIS:
+            pytest.fail(f"Redis is required under CI but unreachable: {error}")
+        pytest.skip(f"Redis unreachable on a local run (under CI=true this fails): {error}")
+    return REDIS_URL

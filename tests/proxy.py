@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
@@ -67,3 +68,13 @@ async def tcp_proxy(target_host: str, target_port: int) -> AsyncIterator[TcpProx
         proxy.cut()
         server.close()
         await server.wait_closed()
+
+
+@asynccontextmanager
+async def proxied(url: str) -> AsyncIterator[tuple[TcpProxy, str]]:
+    """A proxy in front of the server of ``url`` (``scheme://[user@]host:port/...``) and the
+    same URL through it."""
+    parts = urlsplit(url)
+    async with tcp_proxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
+        user = f"{parts.username}@" if parts.username else ""
+        yield proxy, urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{proxy.port}"))

@@ -61,6 +61,7 @@ async def test_the_bot_process_serves_and_stops_on_sigterm(
         body = await _ready(port)
         assert body["database"] is True
         assert body["leader"] is True
+        assert body["migrations_current"] is True
         user = api.user()
         await user.send("/start", wait=False)
         await user.wait_text("50 ⭐ were added")

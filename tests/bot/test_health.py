@@ -25,7 +25,11 @@ async def test_healthz_and_readyz(api: FakeBotApi):
         assert body["ready"] is True
         assert body["database"] is True
         assert body["leader"] is True
+        assert body["handling"] is True
         assert body["sandbox"] is True
+        assert body["redis"] is None, "Redis is not used"
+        assert body["migrations_current"] is None, "the memory store has no schema"
+        assert body["queue_age_s"] == 0.0
 
 
 async def test_kie_callbacks_are_verified_then_refetched(api: FakeBotApi):

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from kiebot_bot.runtime import run_polling
+from kiebot_bot.runtime import run_bot
 from kiebot_bot.settings import BotSettings
 from kiebot_bot.wiring import MigrationsPendingError, open_runtime
 from kiebot_core.domain.generation import GenerationState
@@ -56,7 +56,7 @@ async def test_start_up_migrates_the_database_and_serves(api: FakeBotApi, empty_
         stop = asyncio.Event()
         ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(
-            run_polling(runtime, stop, polling_timeout_s=1, http_port=0, ready=ready)
+            run_bot(runtime, stop, polling_timeout_s=1, http_port=0, ready=ready)
         )
         await asyncio.wait_for(asyncio.shield(ready), 10)
         user = api.user()

@@ -132,3 +132,40 @@ def test_a_malformed_token_is_a_settings_error():
     with pytest.raises(SettingsError) as caught:
         open_bot(settings)
     assert caught.value.variable == "TELEGRAM_BOT_TOKEN"
+
+
+def test_redis_is_optional_and_its_password_a_secret():
+    assert load_settings(BASE).redis_url is None
+    settings = load_settings({**BASE, "REDIS_URL": "rediss://:r3dis-pw@cache.example:6380/2"})
+    assert settings.redis_url == "rediss://:r3dis-pw@cache.example:6380/2"
+    assert "r3dis-pw" not in repr(settings)
+    assert "r3dis-pw" in settings.secrets
+    assert load_settings({**BASE, "REDIS_URL": " redis://127.0.0.1 "}).redis_url == (
+        "redis://127.0.0.1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("127.0.0.1:6379", "must be a redis:// or rediss:// URL"),
+        ("http://cache.example:6379", "must be a redis:// or rediss:// URL"),
+        ("unix:///run/redis.sock", "must be a redis:// or rediss:// URL"),
+        ("redis://cache.example:port/0", "has a malformed port"),
+        ("redis:///0", "names no host"),
+    ],
+)
+def test_a_malformed_redis_url_is_named(url: str, problem: str):
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**BASE, "REDIS_URL": url})
+    assert (caught.value.variable, caught.value.problem) == ("REDIS_URL", problem)
+
+
+def test_the_updates_per_minute_limit_is_read():
+    assert load_settings(BASE).updates_per_minute == 60
+    settings = load_settings({**BASE, "KIEBOT_USER_UPDATES_PER_MINUTE": "20"})
+    assert settings.updates_per_minute == 20
+    for value in ("0", "-5", "many"):
+        with pytest.raises(SettingsError) as caught:
+            load_settings({**BASE, "KIEBOT_USER_UPDATES_PER_MINUTE": value})
+        assert caught.value.variable == "KIEBOT_USER_UPDATES_PER_MINUTE"

@@ -12,7 +12,7 @@ from kiebot_core.domain.ledger import Balance
 from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_pg.pool import open_pool
 from kiebot_pg.uow import PgUnitOfWorkFactory
-from tests.proxy import tcp_proxy
+from tests.proxy import proxied
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.harness import WEBHOOK_PATH, WEBHOOK_TEST_SECRET, RunningBot, running_bot
 from tests.telegram.test_payments import top_up
@@ -129,24 +129,21 @@ async def test_updates_are_answered_in_order_within_each_chat(bot: RunningBot):
 
 
 async def test_an_update_that_cannot_be_stored_is_not_acknowledged(api: FakeBotApi, pg_dsn: str):
-    target = pg_dsn.split("@", 1)[1].split("/", 1)[0]
-    host, port = target.split(":")
-    async with tcp_proxy(host, int(port)) as proxy:
-        through = pg_dsn.replace(f"@{target}/", f"@127.0.0.1:{proxy.port}/")
-        async with (
-            open_pool(through) as pool,
-            running_bot(api, PgUnitOfWorkFactory(pool), webhook=True, welcome_stars=0) as bot,
-        ):
-            api.user(4501)
-            update = text_update(9_300_001, 4501, "zzqoutage")
-            proxy.cut()
-            assert await post(bot, update, WEBHOOK_TEST_SECRET) == 503
-            proxy.restore()
-            for _ in range(50):  # the pool reconnects on its own
-                if await post(bot, update, WEBHOOK_TEST_SECRET) == 200:
-                    break
-                await asyncio.sleep(0.1)
-            texts = await answers(api, 4501, at_least=1)
-            assert any("zzqoutage" in text for text in texts), texts
-            async with bot.store() as uow:
-                assert await uow.users.get(UserId(4501)) is not None
+    async with (
+        proxied(pg_dsn) as (proxy, through),
+        open_pool(through) as pool,
+        running_bot(api, PgUnitOfWorkFactory(pool), webhook=True, welcome_stars=0) as bot,
+    ):
+        api.user(4501)
+        update = text_update(9_300_001, 4501, "zzqoutage")
+        proxy.cut()
+        assert await post(bot, update, WEBHOOK_TEST_SECRET) == 503
+        proxy.restore()
+        for _ in range(50):  # the pool reconnects on its own
+            if await post(bot, update, WEBHOOK_TEST_SECRET) == 200:
+                break
+            await asyncio.sleep(0.1)
+        texts = await answers(api, 4501, at_least=1)
+        assert any("zzqoutage" in text for text in texts), texts
+        async with bot.store() as uow:
+            assert await uow.users.get(UserId(4501)) is not None

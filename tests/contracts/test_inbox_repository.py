@@ -257,3 +257,54 @@ async def test_uncommitted_claims_and_parks_are_rolled_back(uow: Store) -> None:
     assert await claim(uow) == [(1, 1), (2, 1)]
     async with uow() as tx:
         assert await tx.inbox.parked(limit=10) == []
+
+
+async def prune(uow: Store, before: datetime) -> int:
+    async with uow() as tx:
+        pruned = await tx.inbox.prune(before)
+        await tx.commit()
+    return pruned
+
+
+async def test_prune_deletes_only_updates_done_before_the_cutoff(uow: Store) -> None:
+    now = uow.now()
+    await store(uow, *(make_update(n, at=now, chat_id=n) for n in (1, 2, 3, 4)))
+    await done(uow, 1)
+    await park(uow, 3, ReasonCode.INTERNAL_ERROR)
+    assert await claim(uow) == [(2, 1), (4, 1)]
+    await uow.elapse(uow.tick)
+    cutoff = uow.now()
+    await uow.elapse(uow.tick)
+    await done(uow, 2)
+    assert await prune(uow, cutoff) == 1
+    assert await prune(uow, cutoff) == 0
+    async with uow() as tx:
+        assert await tx.inbox.store(make_update(2, at=now)) is False
+        assert await tx.inbox.store(make_update(1, at=now)) is True
+        await tx.commit()
+    assert await prune(uow, uow.now() + timedelta(days=1)) == 1
+    assert await pending(uow) == [1, 4]
+    async with uow() as tx:
+        assert [u.update_id for u, _ in await tx.inbox.parked(limit=10)] == [3]
+        assert await tx.inbox.store(make_update(2, at=now)) is True
+        assert await tx.inbox.store(make_update(3, at=now)) is False
+        assert await tx.inbox.store(make_update(4, at=now)) is False
+
+
+async def test_prune_keeps_live_and_parked_updates_however_old(uow: Store) -> None:
+    long_ago = uow.now() - timedelta(days=365)
+    await store(uow, *(make_update(n, at=long_ago, chat_id=n) for n in (1, 2)))
+    await park(uow, 2, ReasonCode.INTERNAL_ERROR)
+    assert await prune(uow, uow.now() + timedelta(days=1)) == 0
+    assert await pending(uow) == [1]
+    async with uow() as tx:
+        assert len(await tx.inbox.parked(limit=10)) == 1
+
+
+async def test_an_uncommitted_prune_is_rolled_back(uow: Store) -> None:
+    await store(uow, make_update(1, at=uow.now()))
+    await done(uow, 1)
+    async with uow() as tx:
+        assert await tx.inbox.prune(uow.now() + timedelta(days=1)) == 1
+    async with uow() as tx:
+        assert await tx.inbox.store(make_update(1, at=uow.now())) is False

@@ -3,11 +3,11 @@ from typing import Protocol
 
 import pytest
 
-from kiebot_core.ports import delivery, generation, runtime, stars, storage
+from kiebot_core.ports import delivery, generation, limits, runtime, stars, storage
 
 PROTOCOLS = [
     obj
-    for module in (delivery, generation, runtime, stars, storage)
+    for module in (delivery, generation, limits, runtime, stars, storage)
     for _, obj in inspect.getmembers(module, inspect.isclass)
     if obj.__module__ == module.__name__ and Protocol in getattr(obj, "__mro__", ())[1:]
 ]

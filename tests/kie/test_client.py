@@ -2,12 +2,23 @@ import asyncio
 import base64
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
 
-from kiebot_kie.client import USER_AGENT, CreateRateLimiter, KieClient, RetryPolicy, Timeouts
+from kiebot_core.domain.errors import StorageUnavailableError
+from kiebot_core.domain.limits import RateDecision
+from kiebot_core.testing.limits import MemoryRateLimiter
+from kiebot_kie.client import (
+    USER_AGENT,
+    CreateRateLimiter,
+    KieClient,
+    RetryPolicy,
+    SharedCreateLimiter,
+    Timeouts,
+)
 from kiebot_kie.errors import (
     KieApiError,
     KieHttpError,
@@ -412,3 +423,52 @@ async def test_result_files_are_fetched_without_the_api_key():
     assert seen
     assert all("authorization" not in request.headers for request in seen)
     assert all(API_KEY not in str(request.headers) for request in seen)
+
+
+class SharedStore:
+    """One ``MemoryRateLimiter`` for two processes, on the test's manual clock; ``down``
+    makes it unreachable."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.manual = clock
+        self.limiter = MemoryRateLimiter(clock=self)  # type: ignore[arg-type]
+        self.down = False
+
+    def now(self) -> datetime:
+        return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self.manual.now)
+
+    async def hit(self, key: str, *, limit: int, window: timedelta) -> RateDecision:
+        if self.down:
+            raise StorageUnavailableError("cut")
+        return await self.limiter.hit(key, limit=limit, window=window)
+
+
+async def test_two_processes_sharing_the_limit_stay_under_kies_together():
+    clock = ManualClock(start=0.0)
+    store = SharedStore(clock)
+    processes = [SharedCreateLimiter(store, sleep=clock.sleep) for _ in range(2)]
+    stamps: list[float] = []
+
+    async def create(limiter: SharedCreateLimiter) -> None:
+        await limiter.acquire()
+        stamps.append(clock.now)
+        clock.advance(0.05)
+
+    await asyncio.gather(*(create(processes[n % 2]) for n in range(80)))
+    assert len(stamps) == 80
+    for start in stamps:
+        assert sum(1 for stamp in stamps if start <= stamp < start + 10.0) <= 18
+    assert stamps[-1] >= 40.0, "about 1.5 creates a second, not 3.6"
+
+
+async def test_without_the_shared_store_each_process_keeps_its_own_limit():
+    clock = ManualClock(start=0.0)
+    store = SharedStore(clock)
+    store.down = True
+    local = CreateRateLimiter(limit=18, window_s=10.0, clock=clock, sleep=clock.sleep)
+    limiter = SharedCreateLimiter(store, local=local, sleep=clock.sleep)
+    for _ in range(18):
+        await limiter.acquire()
+    assert clock.sleeps == []
+    await limiter.acquire()
+    assert clock.sleeps == [10.0]

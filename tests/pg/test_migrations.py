@@ -32,6 +32,8 @@ TABLES = {
     "referral_rewards",
     "model_toggles",
     "jobs",
+    "sent_messages",
+    "rate_limits",
     "schema_migrations",
 }
 

@@ -33,6 +33,7 @@ TABLES = {
     "referral_rewards",
     "model_toggles",
     "jobs",
+    "sent_messages",
     "schema_migrations",
 }
 

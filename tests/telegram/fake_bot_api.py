@@ -468,9 +468,9 @@ class UserInfo:
 class FakeBotApi:
     """The fake server. Use ``async with FakeBotApi() as api`` (or ``start``/``close``)."""
 
-    handles_after_acknowledging = False
-    """Set for a bot whose webhook answers before handling (it stores updates first):
-    ``processed`` then also waits for its answer to the update, then for quiet."""
+    handled: Callable[[int], Awaitable[bool]] | None = None
+    """Set for a bot that confirms updates before handling them (it stores them first):
+    whether it has finished an update; ``processed`` then also waits for that."""
 
     def __init__(
         self,
@@ -643,21 +643,15 @@ class FakeBotApi:
         return update_id
 
     async def processed(self, update_id: int, within_s: float = 10.0) -> None:
-        """Wait until the bot asked for updates after ``update_id`` (it handled it, when it
-        handles updates one at a time), or its webhook acknowledged it."""
-        async with asyncio.timeout(within_s), self._changed:
-            await self._changed.wait_for(
-                lambda: self.confirmed > update_id or update_id in self._acknowledged
-            )
-        sent_at = self.fetched_at.get(update_id)
-        if update_id in self._acknowledged and self.handles_after_acknowledging and sent_at:
-            # A webhook's 200 means "stored", not "handled". The bot answers every update, so
-            # wait for its first call after the update was sent, then until it is quiet.
-            async with asyncio.timeout(within_s):
-                while not self.calls or self.calls[-1].at <= sent_at:
-                    self._called.clear()
-                    await self._called.wait()
-            await self.settle(within_s=within_s)
+        """Wait until the bot confirmed ``update_id`` (asked for updates after it, or its
+        webhook acknowledged it) and, with ``handled`` set, until it finished handling it."""
+        async with asyncio.timeout(within_s):
+            async with self._changed:
+                await self._changed.wait_for(
+                    lambda: self.confirmed > update_id or update_id in self._acknowledged
+                )
+            while self.handled is not None and not await self.handled(update_id):  # noqa: ASYNC110  # the bot's store has no event to wait on
+                await asyncio.sleep(0.01)
 
     async def settle(self, quiet: float = 0.15, within_s: float = 10.0) -> None:
         """Wait until no call has arrived for ``quiet`` seconds."""

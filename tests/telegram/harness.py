@@ -4,6 +4,7 @@ Storage is whatever the test passes: the memory fake here, PostgreSQL in tests/b
 """
 
 import asyncio
+import functools
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,14 +12,16 @@ from typing import Any
 
 import attrs
 
-from kiebot_bot.runtime import run_polling, run_webhook
+from kiebot_bot.runtime import run_bot
 from kiebot_bot.settings import BotSettings, Mode
-from kiebot_bot.wiring import BotRuntime, compose, open_bot
+from kiebot_bot.wiring import FSM_PREFIX, BotRuntime, compose, open_bot
 from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.ledger import Balance
+from kiebot_core.ports.limits import RateLimiter
 from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_kie.gateway import open_kie_gateway
 from kiebot_kie.sandbox.server import Sandbox, run_sandbox
+from tests.redis.support import RedisSpace
 from tests.telegram.fake_bot_api import FakeBotApi
 
 POLL_SCALE = 0.05
@@ -70,18 +73,22 @@ async def running_bot(
     api: FakeBotApi,
     store: UnitOfWorkFactory,
     *,
-    handle_as_tasks: bool = False,
     sandbox: Sandbox | None = None,
     webhook: bool = False,
+    limiter: RateLimiter | None = None,
+    redis: RedisSpace | None = None,
     **settings: object,
 ) -> AsyncIterator[RunningBot]:
-    """Run the bot (polling, jobs, HTTP) until the block ends.
+    """Run the bot (polling, inbox, jobs, HTTP) until the block ends.
 
     With ``webhook``, in webhook mode instead: the fake Bot API posts the updates to the
-    bot's HTTP port (``WEBHOOK_SECRET`` is ``WEBHOOK_TEST_SECRET``) and the inbox handles them.
+    bot's HTTP port (``WEBHOOK_SECRET`` is ``WEBHOOK_TEST_SECRET``). Either way updates are
+    stored in the inbox before they are confirmed, and handled after. ``limiter`` limits each
+    user's updates (by default they are not limited); with ``redis``, FSM state is kept there,
+    under that test's prefix.
     """
+    api.handled = functools.partial(_handled, store)
     if webhook:
-        api.handles_after_acknowledging = True
         port = free_port()
         settings = {
             "mode": Mode.WEBHOOK,
@@ -101,21 +108,24 @@ async def running_bot(
         ) as gateway,
     ):
         bot = open_bot(config)
-        runtime = compose(config, store=store, gateway=gateway, bot=bot)
+        runtime = compose(
+            config,
+            store=store,
+            gateway=gateway,
+            bot=bot,
+            limiter=limiter,
+            redis=None if redis is None else redis.client,
+            fsm_prefix=FSM_PREFIX if redis is None else f"{redis.prefix}fsm",
+        )
         stop = asyncio.Event()
         ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        serving = (
-            run_webhook(runtime, stop, job_interval_s=JOB_INTERVAL_S, ready=ready)
-            if webhook
-            else run_polling(
-                runtime,
-                stop,
-                handle_as_tasks=handle_as_tasks,
-                job_interval_s=JOB_INTERVAL_S,
-                polling_timeout_s=2,
-                http_port=0,
-                ready=ready,
-            )
+        serving = run_bot(
+            runtime,
+            stop,
+            job_interval_s=JOB_INTERVAL_S,
+            polling_timeout_s=2,
+            http_port=None if webhook else 0,
+            ready=ready,
         )
         task = asyncio.create_task(serving)
         try:
@@ -129,6 +139,13 @@ async def running_bot(
             stop.set()
             await task
             await bot.session.close()
+
+
+async def _handled(store: UnitOfWorkFactory, update_id: int) -> bool:
+    """True once the inbox has no live update ``update_id`` (it was handled, or parked)."""
+    async with store() as uow:
+        live = await uow.inbox.pending(limit=10_000)
+    return all(update.update_id != update_id for update in live)
 
 
 @asynccontextmanager

@@ -21,6 +21,7 @@ from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.texts import Language
 from kiebot_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from kiebot_core.testing.memory import MemoryUnitOfWorkFactory
+from kiebot_telegram.middlewares import current_correlation_id
 from tests.telegram.fake_bot_api import CallbackRecord, FakeBotApi, FakeMessage, FakeUser
 from tests.telegram.flows import PHOTO, title
 from tests.telegram.harness import RunningBot, running_bot
@@ -70,14 +71,13 @@ class _FailingUnitOfWork:
 
 @attrs.define
 class FlakyStore(UnitOfWorkFactory):
-    """A store whose next units of work opened outside the job loop fail."""
+    """A store whose next units of work opened while an update is handled fail."""
 
     inner: MemoryUnitOfWorkFactory
     failures: list[Exception] = attrs.Factory(list)
 
     def __call__(self) -> UnitOfWork:
-        task = asyncio.current_task()
-        if self.failures and (task is None or task.get_name() != "kiebot-jobs"):
+        if self.failures and current_correlation_id() != "-":
             return _FailingUnitOfWork(self.failures.pop(0))  # type: ignore[return-value]
         return self.inner()
 
@@ -283,7 +283,7 @@ async def test_monkey_every_update_is_answered_fast_and_nothing_is_refused(api: 
     answers = Answers()
     ran: list[Generation] = []
     store = MemoryUnitOfWorkFactory()
-    async with running_bot(api, store, handle_as_tasks=True, welcome_stars=40):
+    async with running_bot(api, store, welcome_stars=40):
         users = [
             api.user(3000 + n, f"Monkey{n}", language)
             for n, language in enumerate(("en", "ru", None))

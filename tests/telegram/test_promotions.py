@@ -160,7 +160,7 @@ async def test_a_promo_code_is_redeemed_once_and_refused_with_a_reason(
 async def test_twenty_users_race_for_a_code_of_five_uses(
     api: FakeBotApi, store: UnitOfWorkFactory
 ):
-    async with running_bot(api, store, handle_as_tasks=True, welcome_stars=0) as bot:
+    async with running_bot(api, store, welcome_stars=0) as bot:
         pipeline = bot.runtime.pipeline
         await create_promo(bot.store, pipeline.clock, "FIRST5", 10, max_uses=5)
         users = [api.user(2000 + n, f"U{n}") for n in range(20)]

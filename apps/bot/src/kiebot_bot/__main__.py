@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from kiebot_bot.runtime import run_polling, run_webhook, run_worker
+from kiebot_bot.runtime import run_bot, run_worker
 from kiebot_bot.settings import BotSettings, Mode, load_settings
 from kiebot_bot.wiring import MigrationsPendingError, open_runtime
 from kiebot_core.domain.errors import SettingsError, StorageUnavailableError
@@ -89,10 +89,8 @@ async def serve(settings: BotSettings, *, migrate: bool, worker: bool = False) -
     async with open_runtime(settings, migrate=migrate) as runtime:
         if worker:
             await run_worker(runtime, stop)
-        elif settings.mode is Mode.WEBHOOK:
-            await run_webhook(runtime, stop)
         else:
-            await run_polling(runtime, stop)
+            await run_bot(runtime, stop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

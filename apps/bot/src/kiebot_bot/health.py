@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import attrs
 from aiohttp import web
 
-from kiebot_bot.wiring import BotRuntime
+from kiebot_bot.wiring import BotRuntime, redis_ok
 from kiebot_core.domain.ids import UserId
 from kiebot_core.use_cases.generation import on_provider_callback
 from kiebot_kie.callbacks import verify_callback
@@ -33,10 +33,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  # a header name
 class Readiness:
     """What ``/readyz`` reports besides the database."""
 
-    polling: bool = False
-    """True once the update loop runs (long polling, or the webhook's inbox processing)."""
-    leader: bool = True
-    """Polling mode runs one instance, which does all singleton work (no lease yet)."""
+    handling: bool = False
+    """True while this instance handles updates from the inbox."""
+    leader: bool = False
+    """True while this instance holds the leader lease (and does the singleton work)."""
 
 
 async def database_ok(runtime: BotRuntime) -> bool:
@@ -50,6 +50,35 @@ async def database_ok(runtime: BotRuntime) -> bool:
     return True
 
 
+async def migrations_current(runtime: BotRuntime) -> bool | None:
+    """False while the database lacks a migration this version ships (None: no schema).
+
+    A newer schema (a newer version migrated it during a deploy) counts as current: the
+    migrations are forward-compatible.
+    """
+    if runtime.pending_migrations is None:
+        return None
+    try:
+        async with asyncio.timeout(DATABASE_CHECK_TIMEOUT_S):
+            return not await runtime.pending_migrations()
+    except Exception as error:  # noqa: BLE001  # unknown counts as not current
+        _log.warning("readiness: migration check failed: %s", type(error).__name__)
+        return False
+
+
+async def queue_age_s(runtime: BotRuntime) -> float | None:
+    """Seconds the oldest update not yet handled has waited in the inbox (0 when none)."""
+    try:
+        async with asyncio.timeout(DATABASE_CHECK_TIMEOUT_S), runtime.store() as uow:
+            oldest = await uow.inbox.oldest_pending_at()
+    except Exception as error:  # noqa: BLE001  # unknown, as the database check says
+        _log.warning("readiness: queue age unknown: %s", type(error).__name__)
+        return None
+    if oldest is None:
+        return 0.0
+    return round(max((runtime.pipeline.clock.now() - oldest).total_seconds(), 0.0), 3)
+
+
 def make_app(
     runtime: BotRuntime, readiness: Readiness, inbox: Inbox | None = None
 ) -> web.Application:
@@ -59,13 +88,17 @@ def make_app(
         return web.json_response({"ok": True})
 
     async def readyz(_: web.Request) -> web.Response:
-        database = await database_ok(runtime)
-        ready = database and readiness.polling
+        database, redis = await asyncio.gather(database_ok(runtime), redis_ok(runtime))
+        migrations = await migrations_current(runtime) if database else None
+        ready = database and redis and readiness.handling and migrations is not False
         body = {
             "ready": ready,
             "database": database,
+            "redis": redis if runtime.redis is not None else None,
             "leader": readiness.leader,
-            "polling": readiness.polling,
+            "handling": readiness.handling,
+            "migrations_current": migrations,
+            "queue_age_s": await queue_age_s(runtime),
             "mode": runtime.settings.mode.value,
             "sandbox": runtime.settings.use_sandbox,
         }

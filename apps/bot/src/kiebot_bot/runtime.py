@@ -1,26 +1,42 @@
-"""Running the composed bot: long polling, the job loop and the HTTP endpoints, until stopped."""
+"""Running the composed bot: updates, jobs, the leader's singleton work and HTTP, until stopped.
+
+Every instance stores the updates it receives in the inbox (webhook mode), handles the inbox
+(in order per chat; not while Redis, when used, is down) and runs jobs; the one holding the
+leader lease also long-polls Telegram (polling mode), runs the reconciler and prunes old
+records. Any number of instances run side by side.
+"""
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from functools import partial
 from typing import Any
-
-import attrs
 
 from kiebot_bot.health import Readiness, serve_http
 from kiebot_bot.settings import Mode
-from kiebot_bot.wiring import BotRuntime
+from kiebot_bot.wiring import BotRuntime, redis_ok
 from kiebot_core.use_cases.generation import resume_unfinished, run_due_jobs
+from kiebot_core.use_cases.leadership import Leadership
+from kiebot_core.use_cases.retention import prune_old_records
 from kiebot_telegram.dispatcher import set_commands
 from kiebot_telegram.inbox import Inbox
+from kiebot_telegram.polling import poll_into_inbox
 
 _log = logging.getLogger(__name__)
 
 JOB_BATCH = 1
 """Jobs claimed per round: one, so no claimed job waits behind a slow one (a delivery)."""
-TASKS_LIMIT = 64
-"""Updates handled at once in polling mode."""
+STOP_GRACE_S = 10.0
+"""How long updates being handled may take to finish when the bot stops."""
+RECONCILE_EVERY = timedelta(minutes=1)
+"""How often the leader makes sure every unfinished generation has its job."""
+PRUNE_EVERY = timedelta(hours=1)
+"""How often the leader prunes what the retention settings no longer keep."""
 
 
 async def job_loop(runtime: BotRuntime, interval_s: float) -> None:
@@ -34,6 +50,104 @@ async def job_loop(runtime: BotRuntime, interval_s: float) -> None:
             ran = 0
         if ran == 0:
             await asyncio.sleep(interval_s)
+
+
+def instance_name() -> str:
+    """A name for this process that no other instance, here or elsewhere, shares."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def leadership_of(runtime: BotRuntime) -> Leadership:
+    """This process's side of the bot's leader lease (one lease per bot)."""
+    return Leadership(runtime.store, f"kiebot-bot:{runtime.bot.id}", instance_name())
+
+
+async def every(period: timedelta, action: Callable[[], Awaitable[object]]) -> None:
+    """Run ``action`` now and then every ``period``, forever; a failed round is logged."""
+    while True:
+        try:
+            await action()
+        except Exception:  # noqa: BLE001  # the next round may succeed (an outage ends)
+            _log.exception("periodic leader work failed")
+        await asyncio.sleep(period.total_seconds())
+
+
+async def reconcile(runtime: BotRuntime) -> None:
+    """The leader's repair: every unfinished generation gets its job back."""
+    queued = await resume_unfinished(runtime.pipeline)
+    if queued:
+        _log.info("reconciler queued %d jobs for unfinished generations", queued)
+
+
+async def prune(runtime: BotRuntime, leadership: Leadership) -> None:
+    """The leader's retention: what the settings no longer keep is pruned, fenced by the lease."""
+    report = await prune_old_records(
+        runtime.store, runtime.pipeline.clock, runtime.settings.retention, fence=leadership.fence
+    )
+    if report.total:
+        _log.info(
+            "pruned %d events, %d updates, %d journaled calls, %d orders",
+            report.events,
+            report.inbox,
+            report.sent,
+            report.orders,
+        )
+
+
+async def lead(
+    leadership: Leadership,
+    stop: asyncio.Event,
+    work: Callable[[], Coroutine[Any, Any, None]],
+    readiness: Readiness,
+    tried: asyncio.Event | None = None,
+) -> None:
+    """Keep trying for the lease until ``stop``; run ``work`` exactly while it is held.
+
+    ``work`` is cancelled when this instance steps down or stops (and restarted after a
+    failure); stopping gives the lease up so another instance takes over at once. ``tried``
+    is set after the first attempt, so readiness reports its outcome from the start.
+    """
+    running: asyncio.Task[None] | None = None
+    interval = leadership.renew_every.total_seconds()
+    try:
+        while not stop.is_set():
+            try:
+                async with asyncio.timeout(interval):
+                    held = await leadership.renew()
+            except Exception as error:  # noqa: BLE001  # a failed renewal is not a crash
+                _log.warning("lease renewal failed: %s", type(error).__name__)
+                held = leadership.is_leader
+            if held != readiness.leader:
+                _log.info("leader lease %s", "taken" if held else "lost")
+            readiness.leader = held
+            if tried is not None:
+                tried.set()
+            if held and (running is None or running.done()):
+                _log_failure(running)
+                running = asyncio.create_task(work(), name="kiebot-leader-work")
+            elif not held and running is not None:
+                await _cancel(running)
+                running = None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+    finally:
+        readiness.leader = False
+        if running is not None:
+            await _cancel(running)
+        try:
+            await leadership.release()
+        except Exception as error:  # noqa: BLE001  # it runs out by itself within the TTL
+            _log.warning("lease not released: %s", type(error).__name__)
+
+
+def _log_failure(task: "asyncio.Task[None] | None") -> None:
+    if task is not None and not task.cancelled() and (error := task.exception()) is not None:
+        _log.error("leader work failed; restarting it", exc_info=error)
+
+
+async def _cancel(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def start_up(runtime: BotRuntime) -> None:
@@ -71,143 +185,74 @@ async def run_worker(
     jobs = asyncio.create_task(job_loop(runtime, job_interval_s), name="kiebot-worker")
     _log.info("worker started")
     await stop.wait()
-    jobs.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await jobs
+    await _cancel(jobs)
 
 
-STOP_GRACE_S = 10.0
-"""How long updates being handled may take to finish when the bot stops."""
-
-
-@attrs.frozen
-class _Serving:
-    """What the HTTP side reports while the update loop runs."""
-
-    readiness: Readiness
-    ready: "asyncio.Future[int] | None"
-    port: int
-
-
-async def _run_loops(
-    runtime: BotRuntime,
-    stop: asyncio.Event,
-    updates: "asyncio.Task[Any]",
-    *,
-    stop_updates: Callable[[], Awaitable[None]],
-    job_interval_s: float,
-    serving: _Serving,
-) -> None:
-    """Run the job loop beside ``updates`` until ``stop`` or either fails; then stop both.
-
-    Readiness says the update loop runs meanwhile (``ready`` gets the HTTP port).
-    ``stop_updates`` ends the update loop gracefully before anything still running is
-    cancelled; a failure of either loop is raised.
-    """
-    jobs = asyncio.create_task(job_loop(runtime, job_interval_s), name="kiebot-jobs")
-    stopped = asyncio.create_task(stop.wait(), name="kiebot-stop")
-    serving.readiness.polling = True
-    if serving.ready is not None and not serving.ready.done():
-        serving.ready.set_result(serving.port)
-    try:
-        done, _ = await asyncio.wait({updates, jobs, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        serving.readiness.polling = False
-    if not updates.done():
-        await stop_updates()
-    for task in (updates, jobs, stopped):
-        if not task.done():
-            task.cancel()
-    await asyncio.gather(updates, jobs, stopped, return_exceptions=True)
-    for task in (updates, jobs):
-        if task in done and not task.cancelled() and (error := task.exception()) is not None:
-            raise error
-
-
-async def run_webhook(
+async def run_bot(
     runtime: BotRuntime,
     stop: asyncio.Event,
     *,
-    job_interval_s: float = 0.5,
-    http_port: int | None = None,
-    ready: "asyncio.Future[int] | None" = None,
-) -> None:
-    """Serve the webhook, handle the inbox and run jobs until ``stop`` (or a loop fails).
-
-    Updates are stored before they are acknowledged and handled by this and any other
-    instance, in order within each chat. Stopping lets the updates being handled finish and
-    never deletes the webhook: Telegram keeps sending to the next instance.
-    """
-    settings = runtime.settings
-    readiness = Readiness()
-    inbox = Inbox(runtime.bot, runtime.dispatcher, runtime.store, runtime.pipeline.clock)
-    port = settings.port if http_port is None else http_port
-    async with serve_http(runtime, readiness, settings.host, port, inbox) as bound:
-        await start_up(runtime)
-        updates = asyncio.create_task(inbox.run(stop), name="kiebot-inbox")
-
-        async def finish() -> None:
-            stop.set()
-            await asyncio.wait({updates}, timeout=STOP_GRACE_S)
-
-        _log.info("webhook mode started")
-        serving = _Serving(readiness, ready, bound)
-        await _run_loops(
-            runtime,
-            stop,
-            updates,
-            stop_updates=finish,
-            job_interval_s=job_interval_s,
-            serving=serving,
-        )
-        _log.info("webhook mode stopped")
-
-
-async def run_polling(
-    runtime: BotRuntime,
-    stop: asyncio.Event,
-    *,
-    handle_as_tasks: bool = True,
     job_interval_s: float = 0.5,
     polling_timeout_s: int = 10,
     http_port: int | None = None,
     ready: "asyncio.Future[int] | None" = None,
+    leadership: Leadership | None = None,
 ) -> None:
-    """Poll Telegram and run jobs until ``stop`` is set (or either loop fails).
+    """Run the bot in its settings' mode until ``stop`` is set (or a loop fails).
 
     ``http_port`` overrides ``PORT`` (0: any free port); ``ready`` gets the HTTP port once
-    polling runs.
+    updates are handled. Stopping lets the updates being handled finish, hands unfinished
+    jobs back, gives the lease up and never deletes the webhook.
     """
     settings = runtime.settings
     readiness = Readiness()
+    inbox = Inbox(runtime.bot, runtime.dispatcher, runtime.store, runtime.pipeline.clock)
+    leadership = leadership or leadership_of(runtime)
+    polls = settings.mode is Mode.POLLING
     port = settings.port if http_port is None else http_port
-    async with serve_http(runtime, readiness, settings.host, port) as bound:
+    allowed = runtime.dispatcher.resolve_used_update_types()
+
+    async def singleton_work() -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(every(RECONCILE_EVERY, partial(reconcile, runtime)))
+            group.create_task(every(PRUNE_EVERY, partial(prune, runtime, leadership)))
+            if polls:
+                group.create_task(
+                    poll_into_inbox(inbox, allowed_updates=allowed, timeout_s=polling_timeout_s)
+                )
+
+    async with serve_http(
+        runtime, readiness, settings.host, port, None if polls else inbox
+    ) as bound:
         await start_up(runtime)
-        dispatcher = runtime.dispatcher
-        polling = asyncio.create_task(
-            dispatcher.start_polling(
-                runtime.bot,
-                handle_signals=False,
-                close_bot_session=False,
-                handle_as_tasks=handle_as_tasks,
-                tasks_concurrency_limit=TASKS_LIMIT if handle_as_tasks else None,
-                polling_timeout=polling_timeout_s,
-            ),
-            name="kiebot-polling",
+        updates = asyncio.create_task(
+            inbox.run(stop, can_handle=partial(redis_ok, runtime)), name="kiebot-inbox"
         )
-
-        async def finish() -> None:
-            with contextlib.suppress(RuntimeError):
-                await dispatcher.stop_polling()
-
-        _log.info("polling started")
-        serving = _Serving(readiness, ready, bound)
-        await _run_loops(
-            runtime,
-            stop,
-            polling,
-            stop_updates=finish,
-            job_interval_s=job_interval_s,
-            serving=serving,
+        jobs = asyncio.create_task(job_loop(runtime, job_interval_s), name="kiebot-jobs")
+        tried = asyncio.Event()
+        leading = asyncio.create_task(
+            lead(leadership, stop, singleton_work, readiness, tried), name="kiebot-lead"
         )
-        _log.info("polling stopped")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(tried.wait(), leadership.renew_every.total_seconds())
+        stopped = asyncio.create_task(stop.wait(), name="kiebot-stop")
+        readiness.handling = True
+        if ready is not None and not ready.done():
+            ready.set_result(bound)
+        _log.info("bot started (%s mode)", settings.mode.value)
+        try:
+            done, _ = await asyncio.wait(
+                {updates, jobs, leading, stopped}, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            readiness.handling = False
+            stop.set()
+        await asyncio.wait({updates, leading}, timeout=STOP_GRACE_S)
+        for task in (updates, jobs, leading, stopped):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(updates, jobs, leading, stopped, return_exceptions=True)
+        _log.info("bot stopped")
+        for task in (updates, jobs, leading):
+            if task in done and not task.cancelled() and (error := task.exception()) is not None:
+                raise error

@@ -5,6 +5,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -14,10 +15,12 @@ from kiebot_core.domain.payments import PaymentSettings
 from kiebot_core.domain.pricing import PriceSettings
 from kiebot_core.domain.promotions import FreeTier
 from kiebot_core.domain.registry import load_registry
+from kiebot_core.domain.retention import Retention
 from kiebot_core.domain.settings import (
     free_tier_from_env,
     payment_settings_from_env,
     price_settings_from_env,
+    retention_from_env,
     whole_number,
 )
 
@@ -64,8 +67,14 @@ class BotSettings:
     deadlines: Deadlines = attrs.Factory(Deadlines)
     welcome_stars: int = 0
     max_concurrent: int = 3
+    updates_per_minute: int = 60
+    """Updates of one user handled per minute (``KIEBOT_USER_UPDATES_PER_MINUTE``)."""
+    redis_url: str | None = attrs.field(default=None, repr=False)
+    """``REDIS_URL``: FSM state and rate limits in Redis; None: both in PostgreSQL."""
     admin_ids: frozenset[int] = frozenset()
     free_tier: FreeTier = attrs.Factory(FreeTier)
+    retention: Retention = attrs.Factory(Retention)
+    """How long the leader keeps old events, processed updates and unpaid orders."""
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -77,9 +86,10 @@ class BotSettings:
             self.webhook_secret,
         )
         found = [value for value in values if value]
-        password = re.search(r"://[^:/@]+:([^@]+)@", self.database_url)
-        if password:
-            found.append(password.group(1))
+        for url in (self.database_url, self.redis_url or ""):
+            password = re.search(r"://[^:/@]*:([^@]+)@", url)
+            if password:
+                found.append(password.group(1))
         return tuple(found)
 
     @property
@@ -128,6 +138,22 @@ def _admins(env: Mapping[str, str]) -> frozenset[int]:
         raise SettingsError(
             "ADMIN_IDS", "expected Telegram user ids separated by commas"
         ) from None
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    url = _optional(env, "REDIS_URL")
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss"}:
+        raise SettingsError("REDIS_URL", "must be a redis:// or rediss:// URL")
+    try:
+        parts.port  # noqa: B018  # parsing the port is the check
+    except ValueError:
+        raise SettingsError("REDIS_URL", "has a malformed port") from None
+    if not parts.hostname:
+        raise SettingsError("REDIS_URL", "names no host")
+    return url
 
 
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -191,6 +217,9 @@ def load_settings(env: Mapping[str, str], mode: Mode = Mode.POLLING) -> BotSetti
         ),
         welcome_stars=whole_number(env, "KIEBOT_WELCOME_STARS", 0),
         max_concurrent=whole_number(env, "KIEBOT_USER_CONCURRENT_GENERATIONS", 3, minimum=1),
+        updates_per_minute=whole_number(env, "KIEBOT_USER_UPDATES_PER_MINUTE", 60, minimum=1),
+        redis_url=_redis_url(env),
         admin_ids=_admins(env),
         free_tier=free_tier_from_env(env, load_registry(), prices),
+        retention=retention_from_env(env),
     )

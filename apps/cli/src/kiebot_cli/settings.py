@@ -7,7 +7,8 @@ import attrs
 import platformdirs
 
 from kiebot_core.domain.pricing import PriceSettings
-from kiebot_core.domain.settings import price_settings_from_env
+from kiebot_core.domain.retention import Retention
+from kiebot_core.domain.settings import price_settings_from_env, retention_from_env
 
 DEFAULT_KIE_BASE_URL = "https://api.kie.ai"
 DEFAULT_KIE_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
@@ -27,6 +28,8 @@ class CliSettings:
     """The bot's token, for the operator commands that call the Bot API."""
     telegram_api_base: str | None = None
     """Any Bot API server (``TELEGRAM_API_BASE``); None: the public one."""
+    retention: Retention = attrs.Factory(Retention)
+    """How long ``kiebot db prune`` keeps old records (the bot's ``KIEBOT_*_RETENTION_DAYS``)."""
 
     @property
     def sqlite_path(self) -> Path:
@@ -46,8 +49,8 @@ class CliSettings:
 
 def load_settings(env: Mapping[str, str]) -> CliSettings:
     """Read ``KIEBOT_HOME``, ``DATABASE_URL``, ``KIE_API_KEY``, ``KIE_BASE_URL``,
-    ``KIE_UPLOAD_BASE_URL``, the price settings, ``TELEGRAM_BOT_TOKEN`` and
-    ``TELEGRAM_API_BASE``; raises ``SettingsError`` on bad values.
+    ``KIE_UPLOAD_BASE_URL``, the price settings, ``TELEGRAM_BOT_TOKEN``,
+    ``TELEGRAM_API_BASE`` and the retention; raises ``SettingsError`` on bad values.
     """
     home = env.get("KIEBOT_HOME") or platformdirs.user_data_dir("kiebot", appauthor=False)
     return CliSettings(
@@ -59,4 +62,5 @@ def load_settings(env: Mapping[str, str]) -> CliSettings:
         prices=price_settings_from_env(env),
         telegram_bot_token=(env.get("TELEGRAM_BOT_TOKEN") or "").strip() or None,
         telegram_api_base=(env.get("TELEGRAM_API_BASE") or "").strip() or None,
+        retention=retention_from_env(env),
     )

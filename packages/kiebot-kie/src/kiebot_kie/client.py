@@ -10,7 +10,8 @@ Rules it keeps:
   for idempotent calls also 5xx answers and network failures. createTask is never resent after
   an ambiguous failure (a timeout or a broken connection after the request left, a 5xx), only
   when the connection was never made;
-* a client-side limiter keeps creates under KIE's 20 per 10 seconds;
+* a client-side limiter keeps creates under KIE's 20 per 10 seconds (shared by every
+  process of the bot through a ``RateLimiter`` with ``SharedCreateLimiter``);
 * Telegram file URLs (they hold the bot token) are refused before anything is sent;
 * the API key lives only in the request headers: not in reprs, errors or logs.
 """
@@ -23,13 +24,16 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import httpx
 
+from kiebot_core.domain.errors import StorageUnavailableError
+from kiebot_core.ports.limits import RateLimiter
 from kiebot_kie.converter import structure, unstructure
 from kiebot_kie.errors import (
     NOT_ACCEPTED_CODES,
@@ -163,6 +167,43 @@ class CreateRateLimiter:
                 await self.sleep(self._stamps[0] + self.window_s - now)
 
 
+class CreateLimiter(Protocol):
+    """What keeps creates under KIE's limit: ``acquire`` waits until one more may go."""
+
+    async def acquire(self) -> None:
+        """Wait until one more create fits, then count it."""
+        ...
+
+
+@attrs.define
+class SharedCreateLimiter:
+    """KIE's create limit kept for every process of the bot together, in a shared store.
+
+    ``shared`` counts fixed windows of ``window`` allowing ``limit`` each; windows never
+    overlap, so any 10 s see at most six of them: 18 creates, under KIE's 20. While the store
+    cannot be reached, this process's own ``local`` limiter decides.
+    """
+
+    shared: RateLimiter
+    limit: int = 3
+    window: timedelta = timedelta(seconds=2)
+    key: str = "kie:create"
+    local: CreateRateLimiter = attrs.field(factory=CreateRateLimiter)
+    sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, repr=False)
+
+    async def acquire(self) -> None:
+        """Wait until the shared window has room for one more create, then count it."""
+        while True:
+            try:
+                decision = await self.shared.hit(self.key, limit=self.limit, window=self.window)
+            except StorageUnavailableError:
+                await self.local.acquire()
+                return
+            if decision.allowed:
+                return
+            await self.sleep(decision.retry_after.total_seconds())
+
+
 @attrs.frozen
 class _Call:
     endpoint: str
@@ -194,7 +235,7 @@ class KieClient:
     upload_base_url: str = DEFAULT_UPLOAD_BASE_URL
     timeouts: Timeouts = Timeouts()
     retry: RetryPolicy = RetryPolicy()
-    limiter: CreateRateLimiter = attrs.field(factory=CreateRateLimiter, repr=False)
+    limiter: CreateLimiter = attrs.field(factory=CreateRateLimiter, repr=False)
     sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, repr=False)
     jitter: Callable[[], float] = attrs.field(default=_SYSTEM_RANDOM.random, repr=False)
 

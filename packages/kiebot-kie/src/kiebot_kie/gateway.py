@@ -43,6 +43,7 @@ from kiebot_kie.client import (
     DEFAULT_BASE_URL,
     DEFAULT_UPLOAD_BASE_URL,
     DEFAULT_UPLOAD_PATH,
+    CreateLimiter,
     CreateRateLimiter,
     KieClient,
     RetryPolicy,
@@ -294,7 +295,7 @@ async def open_kie_gateway(
     upload_base_url: str = DEFAULT_UPLOAD_BASE_URL,
     registry: Registry | None = None,
     retry: RetryPolicy | None = None,
-    limiter: CreateRateLimiter | None = None,
+    limiter: CreateLimiter | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     poll_scale: float = 1.0,
 ) -> AsyncIterator[KieGenerationGateway]:

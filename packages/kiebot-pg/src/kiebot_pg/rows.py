@@ -5,7 +5,8 @@ Repositories never build a domain object from a row themselves: they call one of
 ``*_values`` function gives statement parameters in the column order of its table in
 ``migrations/`` (``0001_initial.sql``; ``0002_favorites.sql`` for favorites; ``0003_orders.sql``
 for orders; ``0004_promotions.sql`` for promo codes; ``0005_inbox_claims.sql`` for the inbox's
-claims and parking); the repositories' statements list the columns in that order.
+claims and parking; ``0007_sent_messages.sql`` for the sent-message journal); the
+repositories' statements list the columns in that order.
 """
 
 from collections.abc import Sequence
@@ -13,7 +14,8 @@ from datetime import datetime
 
 import asyncpg
 
-from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease
+from kiebot_core.domain.catalog import JsonValue
+from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease, SentMessage
 from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Generation, GenerationState
 from kiebot_core.domain.ids import (
@@ -373,4 +375,27 @@ def job_from_row(row: asyncpg.Record) -> Job:
         payload=load_object(row["payload"]),
         run_at=row["run_at"],
         attempts=row["attempts"],
+    )
+
+
+def sent_message_values(
+    bot_id: int, update_id: int, seq: int, method: str, result: JsonValue
+) -> tuple[object, ...]:
+    """Parameters for the ``sent_messages`` columns before ``recorded_at``, in table order.
+
+    Raises:
+        TypeError: ``result`` is not plain JSON.
+    """
+    return (bot_id, update_id, seq, method, dump_value(result))
+
+
+def sent_message_from_row(row: asyncpg.Record) -> SentMessage:
+    """The sent-message record stored in ``row``."""
+    return SentMessage(
+        bot_id=row["bot_id"],
+        update_id=row["update_id"],
+        seq=row["seq"],
+        method=row["method"],
+        result=load_value(row["result"]),
+        recorded_at=row["recorded_at"],
     )

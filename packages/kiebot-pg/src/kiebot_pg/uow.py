@@ -35,6 +35,7 @@ from kiebot_pg.repositories.promotions import (
     PgReferralRepository,
 )
 from kiebot_pg.repositories.reports import PgReportRepository
+from kiebot_pg.repositories.sent_messages import PgSentMessageRepository
 from kiebot_pg.repositories.toggles import PgModelToggleRepository
 from kiebot_pg.repositories.users import PgUserRepository
 
@@ -93,6 +94,10 @@ class PgUnitOfWork(UnitOfWork):
     @property
     def leases(self) -> PgLeaseRepository:
         return PgLeaseRepository(self.connection)
+
+    @property
+    def sent_messages(self) -> PgSentMessageRepository:
+        return PgSentMessageRepository(self.connection)
 
     @property
     def conversations(self) -> PgConversationRepository:

@@ -5,7 +5,8 @@ Repositories never build a domain object from a row themselves: they call one of
 ``*_values`` function gives statement parameters in the column order of its table in
 ``migrations/`` (``0001_initial.sql``; ``0002_favorites.sql`` for favorites; ``0003_orders.sql``
 for orders; ``0004_promotions.sql`` for promo codes; ``0005_inbox_claims.sql`` for the inbox's
-claims and parking); the repositories' statements list the columns in that order.
+claims and parking; ``0007_sent_messages.sql`` for the sent-message journal); the
+repositories' statements list the columns in that order.
 
 SQLite has no timestamp or decimal type: timestamps are stored as fixed-width UTC text
 (``2026-01-01T12:00:00.000000+00:00``), so comparing the text compares the times, and KIE
@@ -16,7 +17,8 @@ import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease
+from kiebot_core.domain.catalog import JsonValue
+from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease, SentMessage
 from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Generation, GenerationState
 from kiebot_core.domain.ids import (
@@ -423,3 +425,26 @@ def job_from_row(row: sqlite3.Row) -> Job:
 def claimed_until_of(row: sqlite3.Row) -> datetime | None:
     """When the claim on the job in ``row`` lapses, or None if it is not claimed."""
     return _optional_moment(row["claimed_until"])
+
+
+def sent_message_values(
+    bot_id: int, update_id: int, seq: int, method: str, result: JsonValue
+) -> tuple[object, ...]:
+    """Parameters for the ``sent_messages`` columns before ``recorded_at``, in table order.
+
+    Raises:
+        TypeError: ``result`` is not plain JSON.
+    """
+    return (bot_id, update_id, seq, method, dump_value(result))
+
+
+def sent_message_from_row(row: sqlite3.Row) -> SentMessage:
+    """The sent-message record stored in ``row``."""
+    return SentMessage(
+        bot_id=row["bot_id"],
+        update_id=row["update_id"],
+        seq=row["seq"],
+        method=row["method"],
+        result=load_value(row["result"]),
+        recorded_at=moment_from(row["recorded_at"]),
+    )

@@ -38,6 +38,7 @@ from kiebot_sqlite.repositories.promotions import (
     SqliteReferralRepository,
 )
 from kiebot_sqlite.repositories.reports import SqliteReportRepository
+from kiebot_sqlite.repositories.sent_messages import SqliteSentMessageRepository
 from kiebot_sqlite.repositories.toggles import SqliteModelToggleRepository
 from kiebot_sqlite.repositories.users import SqliteUserRepository
 
@@ -94,6 +95,10 @@ class SqliteUnitOfWork(UnitOfWork):
     @property
     def leases(self) -> SqliteLeaseRepository:
         return SqliteLeaseRepository(self.connection, self._clock)
+
+    @property
+    def sent_messages(self) -> SqliteSentMessageRepository:
+        return SqliteSentMessageRepository(self.connection, self._clock)
 
     @property
     def conversations(self) -> SqliteConversationRepository:

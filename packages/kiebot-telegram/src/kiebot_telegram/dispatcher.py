@@ -16,6 +16,7 @@ from kiebot_telegram.middlewares import (
     CorrelationMiddleware,
     FastPathFSMContextMiddleware,
     NoSilenceMiddleware,
+    RateLimitMiddleware,
     UserMiddleware,
     install_session_middlewares,
 )
@@ -115,7 +116,8 @@ def build_dispatcher(
     """The dispatcher with every router and middleware; handlers get ``services`` by name.
 
     FSM state goes to ``storage`` (by default the conversations of ``services.store``, so it
-    survives restarts). Updates of one chat are handled one at a time (``isolation``), except
+    survives restarts). With ``services.limiter``, each user's updates are rate-limited first
+    (payments never are). Updates of one chat are handled one at a time (``isolation``), except
     ``pre_checkout_query``: it takes the fast path, with neither the chat's lock and state nor
     the user's registration, so it is answered within Telegram's deadline.
     """
@@ -127,6 +129,9 @@ def build_dispatcher(
         storage=fsm.storage, events_isolation=fsm.events_isolation, disable_fsm=True
     )
     dispatcher.fsm = fsm
+    if services.limiter is not None:
+        # Before the FSM: an update over the limit takes neither the chat's lock nor its state.
+        dispatcher.update.outer_middleware(RateLimitMiddleware(services))
     dispatcher.update.outer_middleware(fsm)
     dispatcher["services"] = services
     dispatcher.update.outer_middleware(CorrelationMiddleware(services))

@@ -11,7 +11,7 @@ so the chat moves on.
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.ports.runtime import Clock
 from kiebot_core.ports.storage import UnitOfWorkFactory
+from kiebot_telegram.journal import journaled
 from kiebot_telegram.progress import user_language
 
 _log = logging.getLogger(__name__)
@@ -131,7 +132,8 @@ class Inbox:
 
     async def _handle(self, update: InboxUpdate) -> None:
         try:
-            await self.dispatcher.feed_raw_update(self.bot, dict(update.payload))
+            with journaled(self.store, update):
+                await self.dispatcher.feed_raw_update(self.bot, dict(update.payload))
         except Exception:  # noqa: BLE001  # the update is retried, then parked
             _log.exception("update %s failed (attempt %d)", update.update_id, update.attempts)
             await self._failed(update)
@@ -158,11 +160,22 @@ class Inbox:
         except TelegramAPIError as error:
             _log.info("apology to %s not sent: %s", chat_id, error.message)
 
-    async def run(self, stop: asyncio.Event, *, idle_s: float = 0.5) -> None:
-        """Handle updates until ``stop``: at once when one arrives, else every ``idle_s``."""
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        idle_s: float = 0.5,
+        can_handle: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        """Handle updates until ``stop``: at once when one arrives, else every ``idle_s``.
+
+        While ``can_handle`` says False (a store the handlers need is down), nothing is
+        claimed: the updates wait in the inbox instead of failing towards being parked.
+        """
         while not stop.is_set():
             try:
-                claimed = await self.process_due()
+                ready = can_handle is None or await can_handle()
+                claimed = await self.process_due() if ready else 0
             except Exception:  # noqa: BLE001  # the loop outlives a failing round (an outage)
                 _log.exception("inbox round failed")
                 claimed = 0

@@ -1,11 +1,15 @@
 """Update middlewares (correlation, "no silence", users) and session middlewares (retries).
 
-The session middlewares honour ``retry_after`` and trace the calls made for each update.
+The session middlewares trace the calls made for each update, answer an inbox update's calls
+made before from the journal (``kiebot_telegram.journal``), and honour ``retry_after``.
 
 Order on ``dp.update`` (outermost first): aiogram's errors and user-context middlewares,
+:class:`RateLimitMiddleware` (when the services have a limiter),
 :class:`FastPathFSMContextMiddleware`, then :class:`CorrelationMiddleware`,
 :class:`NoSilenceMiddleware`, :class:`UserMiddleware`. A ``pre_checkout_query`` skips the FSM
 (the chat's lock and stored state) and the user registration: it must be answered fast.
+Money never waits behind the rate limit: a ``pre_checkout_query`` and a payment's service
+message (``successful_payment``, ``refunded_payment``) are neither counted nor refused.
 The error boundary itself is an ``errors`` handler (``kiebot_telegram.routers.errors``).
 """
 
@@ -30,12 +34,15 @@ from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TelegramUser
 
 from kiebot_core.domain.ids import CorrelationId, UserId
+from kiebot_core.domain.limits import USER_UPDATES_WINDOW, RateDecision
 from kiebot_core.domain.promotions import parse_referral_code
 from kiebot_core.domain.reasons import ReasonCode, reason_text
-from kiebot_core.domain.texts import language_for
+from kiebot_core.domain.texts import Language, language_for
 from kiebot_core.domain.users import User
 from kiebot_core.use_cases.promotions import register_user
 from kiebot_telegram.context import Context
+from kiebot_telegram.formatting import MAX_CALLBACK_ANSWER, clip, plain
+from kiebot_telegram.journal import JournalMiddleware
 from kiebot_telegram.services import BotServices
 from kiebot_telegram.texts import Msg, t
 
@@ -104,6 +111,73 @@ class FastPathFSMContextMiddleware(FSMContextMiddleware):
             data["fsm_storage"] = self.storage
             return await handler(event, data)
         return await super().__call__(handler, event, data)
+
+
+def is_money(event: TelegramObject) -> bool:
+    """True for an update about a payment, which is never rate-limited or dropped."""
+    if not isinstance(event, Update):
+        return False
+    if event.pre_checkout_query is not None:
+        return True
+    message = event.message
+    return message is not None and (
+        message.successful_payment is not None or message.refunded_payment is not None
+    )
+
+
+class RateLimitMiddleware(BaseMiddleware):
+    """At most ``services.updates_per_minute`` updates of each user are handled per minute.
+
+    Hits are counted by ``services.limiter`` (shared by every instance). An update over the
+    limit is not handled: the first one in a window gets one message saying how many seconds
+    to wait, later ones get nothing, and every callback query over the limit is answered with
+    that text so its button stops spinning. Payments pass uncounted (:func:`is_money`), as do
+    updates without a human sender. A limiter that cannot be reached raises
+    ``StorageUnavailableError`` (the error boundary answers; the inbox retries the update).
+    """
+
+    def __init__(self, services: BotServices) -> None:
+        """Count hits with ``services.limiter``, which must be set."""
+        if services.limiter is None:
+            raise ValueError("RateLimitMiddleware needs services.limiter")
+        self._services = services
+        self._limiter = services.limiter
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        """Run the handler when the sender is within the limit; refuse the update otherwise."""
+        sender: TelegramUser | None = data.get("event_from_user")
+        if sender is None or sender.is_bot or is_money(event):
+            return await handler(event, data)
+        decision = await self._limiter.hit(
+            f"updates:{sender.id}",
+            limit=self._services.updates_per_minute,
+            window=USER_UPDATES_WINDOW,
+        )
+        if decision.allowed:
+            return await handler(event, data)
+        if isinstance(event, Update):
+            _log.info("update %s of user %s over the rate limit", event.update_id, sender.id)
+            await self._refuse(event, data["bot"], sender, decision)
+        return None
+
+    async def _refuse(
+        self, update: Update, bot: Bot, sender: TelegramUser, decision: RateDecision
+    ) -> None:
+        callback, message = update.callback_query, update.message
+        if callback is None and (message is None or not decision.is_first_refusal):
+            return
+        text = t(await self._language(sender), Msg.RATE_LIMITED, seconds=decision.retry_after_s)
+        if callback is not None:
+            await bot.answer_callback_query(
+                callback.id, text=clip(plain(text), MAX_CALLBACK_ANSWER)
+            )
+        elif message is not None:
+            await bot.send_message(message.chat.id, text)
+
+    async def _language(self, sender: TelegramUser) -> Language:
+        async with self._services.store() as uow:
+            user = await uow.users.get(UserId(sender.id))
+        return user.language if user is not None else language_for(sender.language_code)
 
 
 class NoSilenceMiddleware(BaseMiddleware):
@@ -250,6 +324,11 @@ class TraceMiddleware(BaseRequestMiddleware):
 
 
 def install_session_middlewares(bot: Bot) -> None:
-    """Put the retry and trace middlewares on ``bot``'s session (once per bot)."""
-    bot.session.middleware(RetryAfterMiddleware())
+    """Put the trace, journal and retry middlewares on ``bot``'s session (once per bot).
+
+    Outermost first: the trace counts calls the journal answers too, and the journal numbers
+    a call once however many attempts the retries take.
+    """
     bot.session.middleware(TraceMiddleware())
+    bot.session.middleware(JournalMiddleware())
+    bot.session.middleware(RetryAfterMiddleware())

@@ -8,6 +8,7 @@ from kiebot_core.domain.ledger import Balance
 from kiebot_core.domain.payments import PaymentSettings
 from kiebot_core.domain.pricing import PriceSettings
 from kiebot_core.domain.promotions import FreeAllowance
+from kiebot_core.ports.limits import RateLimiter
 from kiebot_core.ports.runtime import Clock, IdFactory
 from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_core.use_cases.generation import Pipeline, free_runs_left
@@ -31,6 +32,10 @@ class BotServices:
     """The packages on offer and the current terms version."""
     admin_ids: frozenset[int] = frozenset()
     """Who receives support requests (``ADMIN_IDS``)."""
+    limiter: RateLimiter | None = None
+    """Counts each user's updates, shared by every instance (None: updates are not limited)."""
+    updates_per_minute: int = 60
+    """Updates of one user handled per minute (``KIEBOT_USER_UPDATES_PER_MINUTE``)."""
 
     @property
     def store(self) -> UnitOfWorkFactory:

@@ -196,6 +196,7 @@ class Msg(enum.StrEnum):
     WHAT_AUDIO = "what_audio"
     WHAT_ITEMS = "what_items"
     ERROR_CODE = "error_code"
+    RATE_LIMITED = "rate_limited"
     # free tier, promo codes, referrals, support
     CMD_PROMO = "cmd_promo"
     CMD_REFERRAL = "cmd_referral"
@@ -449,6 +450,7 @@ _EN: Mapping[Msg, str] = {
     Msg.WHAT_AUDIO: "an audio file",
     Msg.WHAT_ITEMS: "a text message per item",
     Msg.ERROR_CODE: "Code: <code>{code}</code>",
+    Msg.RATE_LIMITED: ("⏳ Too many actions in a row. Please wait {seconds} s, then try again."),
     Msg.CMD_PROMO: "Redeem a promo code",
     Msg.CMD_REFERRAL: "Invite friends",
     Msg.BTN_PROMO: "🎟 Promo code",
@@ -720,6 +722,9 @@ _RU: Mapping[Msg, str] = {
     Msg.WHAT_AUDIO: "аудиофайл",
     Msg.WHAT_ITEMS: "отправить элементы по одному сообщению",
     Msg.ERROR_CODE: "Код: <code>{code}</code>",
+    Msg.RATE_LIMITED: (
+        "⏳ Слишком много действий подряд. Подождите {seconds} с и попробуйте снова."
+    ),
     Msg.CMD_PROMO: "Ввести промокод",
     Msg.CMD_REFERRAL: "Пригласить друзей",
     Msg.BTN_PROMO: "🎟 Промокод",

@@ -1,7 +1,8 @@
-"""``kiebot sandbox serve``, ``kiebot db migrate|status`` and ``kiebot credits``."""
+"""``kiebot sandbox serve``, ``kiebot db migrate|status|prune`` and ``kiebot credits``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,9 +16,12 @@ if TYPE_CHECKING:
 
     from kiebot_cli.context import CliContext
     from kiebot_cli.settings import CliSettings
+    from kiebot_core.use_cases.retention import PruneReport
 
 sandbox_app = typer.Typer(help="The built-in KIE sandbox.", no_args_is_help=True)
-db_app = typer.Typer(help="The local store's schema.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The store's schema; old records of the bot's store.", no_args_is_help=True
+)
 
 
 @sandbox_app.command("serve")
@@ -90,6 +94,51 @@ def db_status(ctx: typer.Context) -> None:
     context.out.print(f"Pending: {', '.join(pending) or 'none'}")
     if pending:
         raise typer.Exit(EXIT_FAILED)
+
+
+async def _prune(settings: CliSettings, *, dry_run: bool) -> PruneReport:
+    from kiebot_cli.wiring import open_bot_store
+    from kiebot_core.ports.runtime import SystemClock
+    from kiebot_core.use_cases.retention import prune_old_records
+
+    async with open_bot_store(settings) as store:
+        return await prune_old_records(store, SystemClock(), settings.retention, dry_run=dry_run)
+
+
+@db_app.command("prune")
+@guarded
+def db_prune(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
+    ] = False,
+) -> None:
+    """Delete events, processed updates and expired unpaid orders older than their retention
+    (days: KIEBOT_EVENT_RETENTION_DAYS 30, KIEBOT_INBOX_RETENTION_DAYS 7,
+    KIEBOT_ORDER_RETENTION_DAYS 30); the bot's leader does this on its own.
+
+    The ledger, payments, generations and paid orders are never deleted.
+    """
+    import asyncio
+
+    context: CliContext = ctx.obj
+    report = asyncio.run(_prune(context.settings, dry_run=dry_run))
+    cutoffs = report.cutoffs
+    verb = "Would delete" if report.dry_run else "Deleted"
+    context.out.print(f"{verb} {report.events} events from before {_moment(cutoffs.events)}")
+    context.out.print(
+        f"{verb} {report.inbox} processed updates done before {_moment(cutoffs.inbox)}"
+        f" and {report.sent} bot calls journaled for them"
+    )
+    context.out.print(
+        f"{verb} {report.orders} unpaid orders expired before {_moment(cutoffs.orders)}"
+    )
+    if report.dry_run:
+        context.out.print("Dry run: nothing was deleted")
+
+
+def _moment(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def _credits(settings: CliSettings) -> Decimal:

@@ -1,4 +1,4 @@
-"""Records that coordinate processes: the update inbox and leader leases."""
+"""Records that coordinate processes: the update inbox, its sent-message journal, leader leases."""
 
 from collections.abc import Mapping
 from datetime import datetime
@@ -19,6 +19,26 @@ class InboxUpdate:
     received_at: datetime
     attempts: int = 0
     """How many times the update was claimed for processing."""
+
+
+@attrs.frozen(kw_only=True)
+class SentMessage:
+    """A call the bot made while handling one inbox update, with what Telegram answered.
+
+    The ``seq``-th visible call (a message sent, edited or deleted, a query answered) made for
+    the update ``update_id`` of the bot ``bot_id``; a retry of the update that makes its
+    ``seq``-th call again gets ``result`` instead of repeating it.
+    """
+
+    bot_id: int
+    update_id: int
+    seq: int
+    """1 for the update's first journaled call, 2 for the next, ..."""
+    method: str
+    """The Bot API method (``sendMessage``)."""
+    result: JsonValue
+    """Telegram's ``result``, as JSON."""
+    recorded_at: datetime
 
 
 @attrs.frozen(kw_only=True)

@@ -1,6 +1,7 @@
 """Operator settings shared by every shell, read from an environment mapping."""
 
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from kiebot_core.domain.catalog import Registry
@@ -8,6 +9,7 @@ from kiebot_core.domain.errors import SettingsError
 from kiebot_core.domain.payments import DEFAULT_STAR_PACKAGES, PaymentSettings, parse_star_packages
 from kiebot_core.domain.pricing import PriceSettings
 from kiebot_core.domain.promotions import FreeTier, cheapest_image_model
+from kiebot_core.domain.retention import Retention
 
 
 def _decimal(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
@@ -103,3 +105,30 @@ def free_tier_from_env(
         if model is None or not model.enabled:
             raise SettingsError("KIEBOT_FREE_MODELS", f"{model_id} is not an enabled model")
     return FreeTier(daily, models)
+
+
+MAX_RETENTION_DAYS = 36500
+"""A hundred years: longer is a typo (and would overflow date arithmetic)."""
+
+
+def _days(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    days = whole_number(env, name, default.days, minimum=1)
+    if days > MAX_RETENTION_DAYS:
+        raise SettingsError(name, f"must be at most {MAX_RETENTION_DAYS}")
+    return timedelta(days=days)
+
+
+def retention_from_env(env: Mapping[str, str]) -> Retention:
+    """How long old records are kept, from the environment.
+
+    ``KIEBOT_EVENT_RETENTION_DAYS`` [30] for events, ``KIEBOT_INBOX_RETENTION_DAYS`` [7] for
+    processed inbox updates, ``KIEBOT_ORDER_RETENTION_DAYS`` [30] for unpaid orders after they
+    expired: whole numbers of days from 1 to 36500. Raises ``SettingsError`` naming a
+    malformed variable.
+    """
+    defaults = Retention()
+    return Retention(
+        events=_days(env, "KIEBOT_EVENT_RETENTION_DAYS", defaults.events),
+        inbox=_days(env, "KIEBOT_INBOX_RETENTION_DAYS", defaults.inbox),
+        orders=_days(env, "KIEBOT_ORDER_RETENTION_DAYS", defaults.orders),
+    )

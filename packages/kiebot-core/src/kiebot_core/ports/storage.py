@@ -11,7 +11,8 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
-from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease
+from kiebot_core.domain.catalog import JsonValue
+from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease, SentMessage
 from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Generation
 from kiebot_core.domain.ids import (
@@ -153,6 +154,14 @@ class OrderRepository(Protocol):
         """The order, whoever it belongs to (callers check ``user_id``), or None."""
         ...
 
+    async def prune(self, before: datetime) -> int:
+        """Delete the orders that stopped being payable before ``before`` and were never paid.
+
+        An order counts as paid when any payment names it (whatever that payment's state), and
+        a paid order is never deleted. Returns how many orders were deleted.
+        """
+        ...
+
 
 class EventRepository(Protocol):
     """The telemetry event chain."""
@@ -236,6 +245,40 @@ class InboxRepository(Protocol):
 
     async def oldest_pending_at(self) -> datetime | None:
         """The earliest ``received_at`` of the live updates (claimed or not); None if none."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Delete the updates marked done before ``before`` (by the store's clock).
+
+        Live and parked updates are kept, however old. A deleted update's id is forgotten, so
+        storing it again succeeds. Returns how many updates were deleted.
+        """
+        ...
+
+
+class SentMessageRepository(Protocol):
+    """The journal of calls made while handling inbox updates, so a retry does not repeat them.
+
+    One record per (bot id, update id, seq); the first one recorded stays. Records are timed by
+    the store's clock (PostgreSQL's ``now()``).
+    """
+
+    async def recorded(self, bot_id: int, update_id: int, seq: int) -> SentMessage | None:
+        """The ``seq``-th call recorded for this bot's update, or None."""
+        ...
+
+    async def record(
+        self, bot_id: int, update_id: int, seq: int, method: str, result: JsonValue
+    ) -> bool:
+        """Record the ``seq``-th call of this bot's update and Telegram's ``result``.
+
+        False (and no change) if that call was recorded before: idempotent, the first record
+        stays. Raises ``TypeError`` if ``result`` is not plain JSON.
+        """
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Delete the records made before ``before``; return how many."""
         ...
 
 
@@ -469,6 +512,11 @@ class UnitOfWork(Protocol):
     @property
     def leases(self) -> LeaseRepository:
         """Leader leases."""
+        ...
+
+    @property
+    def sent_messages(self) -> SentMessageRepository:
+        """The journal of calls made for inbox updates."""
         ...
 
     @property

@@ -13,7 +13,8 @@ from typing import Self
 
 import attrs
 
-from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease
+from kiebot_core.domain.catalog import JsonValue
+from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease, SentMessage
 from kiebot_core.domain.errors import DuplicateError, NotFoundError, StaleWriteError
 from kiebot_core.domain.favorites import Favorite
 from kiebot_core.domain.generation import Generation, GenerationState
@@ -29,6 +30,7 @@ from kiebot_core.domain.ids import (
     UserId,
 )
 from kiebot_core.domain.jobs import CLAIM_TIMEOUT, Job
+from kiebot_core.domain.json_values import checked_json
 from kiebot_core.domain.ledger import AccountKind, Balance, LedgerTransaction
 from kiebot_core.domain.margin import DeliveredRun, ModelMargin, margins
 from kiebot_core.domain.payments import Order, Payment
@@ -53,6 +55,7 @@ from kiebot_core.ports.storage import (
     PromoRepository,
     ReferralRepository,
     ReportRepository,
+    SentMessageRepository,
     UnitOfWork,
     UnitOfWorkFactory,
     UserRepository,
@@ -69,9 +72,10 @@ class _State:
     orders: dict[OrderId, Order] = attrs.field(factory=dict)
     events: list[Event] = attrs.field(factory=list)
     inbox: dict[tuple[int, int], InboxUpdate] = attrs.field(factory=dict)
-    inbox_done: set[tuple[int, int]] = attrs.field(factory=set)
+    inbox_done: dict[tuple[int, int], datetime] = attrs.field(factory=dict)
     inbox_claims: dict[tuple[int, int], datetime] = attrs.field(factory=dict)
     inbox_parked: dict[tuple[int, int], tuple[ReasonCode, datetime]] = attrs.field(factory=dict)
+    sent_messages: dict[tuple[int, int, int], SentMessage] = attrs.field(factory=dict)
     leases: dict[str, Lease] = attrs.field(factory=dict)
     conversations: dict[tuple[int, int, int], Conversation] = attrs.field(factory=dict)
     favorites: dict[FavoriteId, Favorite] = attrs.field(factory=dict)
@@ -260,6 +264,17 @@ class MemoryOrderRepository(OrderRepository):
     async def get(self, order_id: OrderId) -> Order | None:
         return self._state.orders.get(order_id)
 
+    async def prune(self, before: datetime) -> int:
+        paid = {payment.order_id for payment in self._state.payments.values()}
+        old = [
+            order.id
+            for order in self._state.orders.values()
+            if order.expires_at < before and order.id not in paid
+        ]
+        for order_id in old:
+            del self._state.orders[order_id]
+        return len(old)
+
 
 @attrs.define
 class MemoryEventRepository(EventRepository):
@@ -294,7 +309,7 @@ class MemoryInboxRepository(InboxRepository):
 
     def _live(self) -> list[InboxUpdate]:
         """Updates neither done nor parked, oldest first."""
-        settled = self._state.inbox_done | self._state.inbox_parked.keys()
+        settled = self._state.inbox_done.keys() | self._state.inbox_parked.keys()
         return sorted(
             (u for key, u in self._state.inbox.items() if key not in settled), key=_inbox_key
         )
@@ -336,7 +351,7 @@ class MemoryInboxRepository(InboxRepository):
     async def done(self, bot_id: int, update_id: int) -> None:
         key = (bot_id, update_id)
         if key in self._state.inbox and key not in self._state.inbox_parked:
-            self._state.inbox_done.add(key)
+            self._state.inbox_done.setdefault(key, self._clock.now())
 
     async def park(self, bot_id: int, update_id: int, reason: ReasonCode) -> None:
         key = (bot_id, update_id)
@@ -351,6 +366,48 @@ class MemoryInboxRepository(InboxRepository):
 
     async def oldest_pending_at(self) -> datetime | None:
         return min((u.received_at for u in self._live()), default=None)
+
+    async def prune(self, before: datetime) -> int:
+        old = [key for key, at in self._state.inbox_done.items() if at < before]
+        for key in old:
+            del self._state.inbox[key]
+            del self._state.inbox_done[key]
+            self._state.inbox_claims.pop(key, None)
+        return len(old)
+
+
+@attrs.define
+class MemorySentMessageRepository(SentMessageRepository):
+    """Sent-message records by (bot id, update id, seq), timed by the database's clock."""
+
+    _state: _State
+    _clock: Clock
+
+    async def recorded(self, bot_id: int, update_id: int, seq: int) -> SentMessage | None:
+        return self._state.sent_messages.get((bot_id, update_id, seq))
+
+    async def record(
+        self, bot_id: int, update_id: int, seq: int, method: str, result: JsonValue
+    ) -> bool:
+        result = checked_json(result)
+        key = (bot_id, update_id, seq)
+        if key in self._state.sent_messages:
+            return False
+        self._state.sent_messages[key] = SentMessage(
+            bot_id=bot_id,
+            update_id=update_id,
+            seq=seq,
+            method=method,
+            result=result,
+            recorded_at=self._clock.now(),
+        )
+        return True
+
+    async def prune(self, before: datetime) -> int:
+        old = [key for key, m in self._state.sent_messages.items() if m.recorded_at < before]
+        for key in old:
+            del self._state.sent_messages[key]
+        return len(old)
 
 
 @attrs.define
@@ -647,6 +704,10 @@ class MemoryUnitOfWork(UnitOfWork):
     @property
     def leases(self) -> MemoryLeaseRepository:
         return MemoryLeaseRepository(self._state, self._database.clock)
+
+    @property
+    def sent_messages(self) -> MemorySentMessageRepository:
+        return MemorySentMessageRepository(self._state, self._database.clock)
 
     @property
     def conversations(self) -> MemoryConversationRepository:

@@ -68,6 +68,7 @@ _PARKED = """
 _OLDEST_PENDING_AT = """
     SELECT min(received_at) FROM update_inbox WHERE NOT processed AND parked_reason IS NULL
 """
+_PRUNE = "DELETE FROM update_inbox WHERE processed AND processed_at < $1"
 
 
 @attrs.frozen
@@ -114,3 +115,8 @@ class PgInboxRepository(InboxRepository):
         with translated("update", "oldest pending"):
             oldest: datetime | None = await self._connection.fetchval(_OLDEST_PENDING_AT)
         return oldest
+
+    async def prune(self, before: datetime) -> int:
+        with translated("update", f"done before {before.isoformat()}"):
+            status = await self._connection.execute(_PRUNE, before)
+        return int(status.rsplit(" ", 1)[-1])

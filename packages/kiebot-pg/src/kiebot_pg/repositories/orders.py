@@ -1,10 +1,12 @@
 """Top-up orders in PostgreSQL."""
 
+from datetime import datetime
+
 import attrs
 
 from kiebot_core.domain.errors import DuplicateError
 from kiebot_core.domain.ids import OrderId
-from kiebot_core.domain.payments import Order
+from kiebot_core.domain.payments import ORDER_VALIDITY, Order
 from kiebot_core.ports.storage import OrderRepository
 from kiebot_pg.errors import translated
 from kiebot_pg.pool import PgConnection
@@ -15,6 +17,11 @@ _INSERT = """
     VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
+"""
+_PRUNE = """
+    DELETE FROM orders AS o
+    WHERE o.created_at < $1
+        AND NOT EXISTS (SELECT FROM payments AS p WHERE p.order_id = o.id COLLATE "C")
 """
 
 
@@ -34,3 +41,8 @@ class PgOrderRepository(OrderRepository):
         with translated("order", order_id):
             row = await self._connection.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
         return None if row is None else order_from_row(row)
+
+    async def prune(self, before: datetime) -> int:
+        with translated("order", f"expired before {before.isoformat()}"):
+            status = await self._connection.execute(_PRUNE, before - ORDER_VALIDITY)
+        return int(status.rsplit(" ", 1)[-1])

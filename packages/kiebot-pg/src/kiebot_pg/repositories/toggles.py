@@ -1,4 +1,4 @@
-"""Runtime model toggles in PostgreSQL."""
+"""Runtime model toggles in PostgreSQL; a change notifies every instance when it commits."""
 
 from collections.abc import Mapping
 
@@ -6,6 +6,7 @@ import attrs
 
 from kiebot_core.ports.storage import ModelToggleRepository
 from kiebot_pg.errors import translated
+from kiebot_pg.notify import CATALOG_CHANNEL
 from kiebot_pg.pool import PgConnection
 
 
@@ -30,3 +31,4 @@ class PgModelToggleRepository(ModelToggleRepository):
                 model_id,
                 enabled,
             )
+            await self._connection.execute("SELECT pg_notify($1, $2)", CATALOG_CHANNEL, model_id)

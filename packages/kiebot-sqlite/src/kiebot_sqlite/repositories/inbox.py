@@ -70,6 +70,7 @@ _OLDEST_PENDING_AT = """
     SELECT received_at FROM update_inbox WHERE processed = 0 AND parked_reason IS NULL
     ORDER BY received_at LIMIT 1
 """
+_PRUNE = "DELETE FROM update_inbox WHERE processed = 1 AND processed_at < ?"
 
 
 @attrs.frozen
@@ -124,3 +125,7 @@ class SqliteInboxRepository(InboxRepository):
         with translated("update", "oldest pending"):
             row = await fetch_one(self._connection, _OLDEST_PENDING_AT)
         return None if row is None else moment_from(row["received_at"])
+
+    async def prune(self, before: datetime) -> int:
+        with translated("update", f"done before {before.isoformat()}"):
+            return await execute(self._connection, _PRUNE, (timestamp(before),))
