@@ -177,6 +177,30 @@ async def test_a_lapsed_claim_is_taken_again_with_one_more_attempt(uow: Store) -
     assert await claim(uow) == []
 
 
+async def extend(uow: Store, *update_ids: int, lease: timedelta = LONG) -> None:
+    async with uow() as tx:
+        await tx.inbox.extend(BOT, list(update_ids), lease)
+        await tx.commit()
+
+
+async def test_an_extended_claim_outlives_its_first_lease(uow: Store) -> None:
+    now = uow.now()
+    await store(uow, make_update(1, at=now), make_update(2, at=now))
+    assert await claim(uow, lease=uow.tick) == [(1, 1)]
+    await extend(uow, 1, 999)
+    await uow.elapse(uow.tick)
+    assert await claim(uow) == [], "still being handled"
+
+
+async def test_a_lapsed_claim_is_not_extended(uow: Store) -> None:
+    now = uow.now()
+    await store(uow, make_update(1, at=now))
+    assert await claim(uow, lease=uow.tick) == [(1, 1)]
+    await uow.elapse(uow.tick)
+    await extend(uow, 1)
+    assert await claim(uow) == [(1, 2)], "another worker took it over"
+
+
 async def test_a_released_update_is_claimable_at_once_with_its_attempts(uow: Store) -> None:
     now = uow.now()
     await store(uow, make_update(1, at=now), make_update(2, at=now))

@@ -3,10 +3,11 @@
 Any instance then handles them, strictly in order within a chat and chats in parallel.
 ``receive`` stores one update (the webhook answers 200 only after it committed). A
 ``pre_checkout_query`` takes the fast path: stored as handled and answered at once, never
-waiting behind a chat's other updates. ``InboxProcessor`` claims the updates due (the storage
-port hands out one update per chat at a time) and feeds them to the dispatcher; an update that
-keeps failing is parked after ``MAX_ATTEMPTS`` with its reason and the user gets one apology,
-so the chat moves on.
+waiting behind a chat's other updates. ``Inbox.run`` claims the updates due (the storage port
+hands out one update per chat at a time), feeds them to the dispatcher and renews the claims it
+holds, so a dead instance's updates go to another within ``CLAIM_LEASE``; an update that keeps
+failing is parked after ``MAX_ATTEMPTS`` with its reason and the user gets one apology, so the
+chat moves on.
 """
 
 import asyncio
@@ -30,12 +31,14 @@ from kiebot_telegram.progress import user_language
 
 _log = logging.getLogger(__name__)
 
-CLAIM_LEASE = timedelta(seconds=60)
-"""How long a claimed update is another instance's before it is offered again."""
+CLAIM_LEASE = timedelta(seconds=15)
+"""How long a claim lasts without renewal: a dead instance's updates go to another after it."""
+HEARTBEAT = timedelta(seconds=5)
+"""How often an instance renews the claims of the updates it is handling."""
 MAX_ATTEMPTS = 5
 """Claims of one update before it is parked."""
-BATCH = 16
-"""Updates claimed at once (heads of different chats, handled in parallel)."""
+IN_FLIGHT = 16
+"""Updates one instance handles at once (heads of different chats)."""
 FAST_PATH = "pre_checkout_query"
 """Answered at once, outside the per-chat order (Telegram waits at most 10 s)."""
 _CHAT_OF_MESSAGE = (
@@ -124,16 +127,23 @@ class Inbox:
 
     async def process_due(self) -> int:
         """Claim the updates due and handle them (chats in parallel); how many were claimed."""
-        async with self.store() as uow:
-            claimed = await uow.inbox.claim(limit=BATCH, lease=CLAIM_LEASE)
-            await uow.commit()
+        claimed = await self._claim(IN_FLIGHT)
         await asyncio.gather(*(self._handle(update) for update in claimed))
         return len(claimed)
+
+    async def _claim(self, limit: int) -> list[InboxUpdate]:
+        async with self.store() as uow:
+            claimed = await uow.inbox.claim(limit=limit, lease=CLAIM_LEASE)
+            await uow.commit()
+        return claimed
 
     async def _handle(self, update: InboxUpdate) -> None:
         try:
             with journaled(self.store, update):
                 await self.dispatcher.feed_raw_update(self.bot, dict(update.payload))
+        except asyncio.CancelledError:  # stopping: another instance takes it over at once
+            await asyncio.shield(self._release(update))
+            raise
         except Exception:  # noqa: BLE001  # the update is retried, then parked
             _log.exception("update %s failed (attempt %d)", update.update_id, update.attempts)
             await self._failed(update)
@@ -141,6 +151,28 @@ class Inbox:
         async with self.store() as uow:
             await uow.inbox.done(update.bot_id, update.update_id)
             await uow.commit()
+
+    async def _release(self, update: InboxUpdate) -> None:
+        try:
+            async with self.store() as uow:
+                await uow.inbox.release(update.bot_id, update.update_id)
+                await uow.commit()
+        except Exception as error:  # noqa: BLE001  # its claim lapses by itself
+            _log.warning("update %s not handed back: %s", update.update_id, type(error).__name__)
+
+    async def _keep_claims(self, in_hand: Mapping["asyncio.Task[None]", InboxUpdate]) -> None:
+        """Renew the claims of the updates in hand every ``HEARTBEAT``, forever."""
+        while True:
+            await asyncio.sleep(HEARTBEAT.total_seconds())
+            update_ids = [update.update_id for update in in_hand.values()]
+            if not update_ids:
+                continue
+            try:
+                async with self.store() as uow:
+                    await uow.inbox.extend(self.bot.id, update_ids, CLAIM_LEASE)
+                    await uow.commit()
+            except Exception as error:  # noqa: BLE001  # the next beat may get through
+                _log.warning("claims not renewed: %s", type(error).__name__)
 
     async def _failed(self, update: InboxUpdate) -> None:
         async with self.store() as uow:
@@ -167,22 +199,50 @@ class Inbox:
         idle_s: float = 0.5,
         can_handle: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
-        """Handle updates until ``stop``: at once when one arrives, else every ``idle_s``.
+        """Handle updates until ``stop``, up to ``IN_FLIGHT`` at once (one per chat).
 
-        While ``can_handle`` says False (a store the handlers need is down), nothing is
-        claimed: the updates wait in the inbox instead of failing towards being parked.
+        More are claimed as soon as one arrives or a slot frees, else every ``idle_s``. While
+        ``can_handle`` says False (a store the handlers need is down), nothing is claimed: the
+        updates wait in the inbox instead of failing towards being parked. After ``stop``, the
+        updates in hand finish; cancelled, they are handed back at once.
         """
-        while not stop.is_set():
-            try:
-                ready = can_handle is None or await can_handle()
-                claimed = await self.process_due() if ready else 0
-            except Exception:  # noqa: BLE001  # the loop outlives a failing round (an outage)
-                _log.exception("inbox round failed")
-                claimed = 0
-            if claimed:
-                continue
-            self.wake.clear()
-            waits = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(waits, timeout=idle_s, return_when=asyncio.FIRST_COMPLETED)
-            for wait in waits:
-                wait.cancel()
+        in_hand: dict[asyncio.Task[None], InboxUpdate] = {}
+        heartbeat = asyncio.create_task(self._keep_claims(in_hand))
+        try:
+            while not stop.is_set():
+                free = IN_FLIGHT - len(in_hand)
+                claimed: list[InboxUpdate] = []
+                self.wake.clear()
+                try:
+                    if free > 0 and (can_handle is None or await can_handle()):
+                        claimed = await self._claim(free)
+                except Exception:  # noqa: BLE001  # the loop outlives a failing round (an outage)
+                    _log.exception("inbox round failed")
+                for update in claimed:
+                    task = asyncio.create_task(self._handle(update))
+                    in_hand[task] = update
+                    task.add_done_callback(in_hand.pop)
+                if not claimed:
+                    await self._idle(stop, in_hand, idle_s)
+            if in_hand:
+                await asyncio.gather(*in_hand, return_exceptions=True)
+        finally:
+            for task in [heartbeat, *in_hand]:
+                task.cancel()
+            await asyncio.gather(heartbeat, *in_hand, return_exceptions=True)
+
+    async def _idle(
+        self,
+        stop: asyncio.Event,
+        in_hand: Mapping["asyncio.Task[None]", InboxUpdate],
+        idle_s: float,
+    ) -> None:
+        """Wait for a reason to claim again: an update arrived, one in hand finished, ``stop``."""
+        signals = [asyncio.ensure_future(stop.wait())]
+        if len(in_hand) < IN_FLIGHT:
+            signals.append(asyncio.ensure_future(self.wake.wait()))
+        await asyncio.wait(
+            [*signals, *in_hand], timeout=idle_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for signal in signals:
+            signal.cancel()

@@ -6,7 +6,7 @@ Repositories return domain objects and raise only core errors (``DuplicateError`
 ``StaleWriteError``, ``NotFoundError``, ``StorageUnavailableError``).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -29,6 +29,7 @@ from kiebot_core.domain.ids import (
 from kiebot_core.domain.jobs import Job
 from kiebot_core.domain.ledger import Balance, LedgerTransaction
 from kiebot_core.domain.margin import ModelMargin
+from kiebot_core.domain.operations import OperationsSnapshot
 from kiebot_core.domain.payments import Order, Payment
 from kiebot_core.domain.promotions import PromoCode, ReferralSummary
 from kiebot_core.domain.reasons import ReasonCode
@@ -209,6 +210,13 @@ class InboxRepository(Protocol):
         live claim. A claim lasts ``lease`` from now; until then (or until ``release``) no
         other unit of work claims the update, not even one claiming at the same moment. The
         returned updates' ``attempts`` include this claim.
+        """
+        ...
+
+    async def extend(self, bot_id: int, update_ids: Sequence[int], lease: timedelta) -> None:
+        """Renew the live claims of these updates to ``lease`` from now: still being handled.
+
+        Updates no longer claimed, done, parked or unknown are left as they are.
         """
         ...
 
@@ -467,6 +475,14 @@ class ReportRepository(Protocol):
 
         Each row has the Stars kept (captures minus refunds), the credits quoted and the
         credits KIE reported.
+        """
+        ...
+
+    async def operations(self) -> OperationsSnapshot:
+        """The store's figures now: generations by model and state, the job queue, the
+        inbox, and the Stars paid and refunded (the store's clock decides what is due).
+
+        Aggregate reads only, cheap enough to run at every metrics scrape.
         """
         ...
 

@@ -6,7 +6,7 @@ which replaces the shared state only on ``commit``: rollback semantics match Pos
 """
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -344,6 +344,14 @@ class MemoryInboxRepository(InboxRepository):
             self._state.inbox_claims[key] = now + lease
             claimed.append(self._state.inbox[key])
         return claimed
+
+    async def extend(self, bot_id: int, update_ids: Sequence[int], lease: timedelta) -> None:
+        now = self._clock.now()
+        settled = self._state.inbox_done.keys() | self._state.inbox_parked.keys()
+        for key in ((bot_id, update_id) for update_id in update_ids):
+            until = self._state.inbox_claims.get(key)
+            if until is not None and until > now and key not in settled:
+                self._state.inbox_claims[key] = now + lease
 
     async def release(self, bot_id: int, update_id: int) -> None:
         self._state.inbox_claims.pop((bot_id, update_id), None)

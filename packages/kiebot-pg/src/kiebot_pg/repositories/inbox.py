@@ -7,6 +7,7 @@ committed finds them claimed. Done and parked are final, so a chat's oldest live
 any snapshot stays its oldest until it is itself done or parked.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -48,6 +49,11 @@ _CLAIM = """
     FROM heads
     WHERE u.bot_id = heads.bot_id AND u.update_id = heads.update_id
     RETURNING u.*
+"""
+_EXTEND = """
+    UPDATE update_inbox SET claimed_until = now() + $3::interval
+    WHERE bot_id = $1 AND update_id = ANY($2::bigint[]) AND claimed_until > now()
+        AND NOT processed AND parked_reason IS NULL
 """
 _RELEASE = """
     UPDATE update_inbox SET claimed_until = NULL
@@ -93,6 +99,10 @@ class PgInboxRepository(InboxRepository):
         return sorted(
             (inbox_update_from_row(row) for row in rows), key=lambda u: (u.bot_id, u.update_id)
         )
+
+    async def extend(self, bot_id: int, update_ids: Sequence[int], lease: timedelta) -> None:
+        with translated("update", f"{bot_id}/extend"):
+            await self._connection.execute(_EXTEND, bot_id, list(update_ids), lease)
 
     async def release(self, bot_id: int, update_id: int) -> None:
         with translated("update", f"{bot_id}/{update_id}"):

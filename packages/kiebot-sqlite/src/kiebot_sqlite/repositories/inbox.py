@@ -5,6 +5,7 @@ each chat and lasts until ``claimed_until``, by the adapter's clock. The unit of
 SQLite's write lock, so two claims never overlap.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import aiosqlite
@@ -49,6 +50,11 @@ _CLAIM = """
         LIMIT ?3
     )
     RETURNING *
+"""
+_EXTEND = """
+    UPDATE update_inbox SET claimed_until = ?4
+    WHERE bot_id = ?1 AND update_id = ?2 AND claimed_until > ?3
+        AND processed = 0 AND parked_reason IS NULL
 """
 _RELEASE = """
     UPDATE update_inbox SET claimed_until = NULL
@@ -100,6 +106,16 @@ class SqliteInboxRepository(InboxRepository):
         return sorted(
             (inbox_update_from_row(row) for row in rows), key=lambda u: (u.bot_id, u.update_id)
         )
+
+    async def extend(self, bot_id: int, update_ids: Sequence[int], lease: timedelta) -> None:
+        now = self._clock.now()
+        with translated("update", f"{bot_id}/extend"):
+            for update_id in update_ids:
+                await execute(
+                    self._connection,
+                    _EXTEND,
+                    (bot_id, update_id, timestamp(now), timestamp(now + lease)),
+                )
 
     async def release(self, bot_id: int, update_id: int) -> None:
         with translated("update", f"{bot_id}/{update_id}"):
