@@ -1,8 +1,11 @@
+import asyncio
 import json
 import time
 
 import aiohttp
+import attrs
 
+from kiebot_bot.health import Readiness
 from kiebot_core.testing.memory import MemoryUnitOfWorkFactory
 from kiebot_kie.callbacks import signature_headers
 from tests.telegram.fake_bot_api import FakeBotApi
@@ -43,3 +46,15 @@ async def test_kie_callbacks_are_verified_then_refetched(api: FakeBotApi):
             async with http.post(url, data=body, headers=headers) as response:
                 assert response.status == 200
                 assert await response.json() == {"ok": True, "known": False}
+
+
+async def test_a_leader_whose_polls_go_unanswered_is_not_ready():
+    readiness = Readiness(leader=True, poll_quiet_limit_s=0.05)
+    assert readiness.polling_ok, "not polling yet"
+    readiness.polled()
+    assert readiness.polling_ok
+    await asyncio.sleep(0.1)
+    assert [readiness.polling_ok, attrs.evolve(readiness, leader=False).polling_ok] == [
+        False,
+        True,
+    ], "only the leader polls"

@@ -2,7 +2,8 @@ import logging
 
 import pytest
 
-from kiebot_bot.__main__ import RedactingFilter, main
+from kiebot_bot.__main__ import main
+from kiebot_bot.logs import RedactingFilter
 from kiebot_bot.settings import Mode, load_settings
 from kiebot_bot.wiring import open_bot
 from kiebot_core.domain.errors import SettingsError

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from kiebot_kie.sandbox.media import mp4
+from kiebot_pg.migrate import migrations as pg_migrations
 from tests.cli.conftest import PNG_SIGNATURE, Cli
 
 
@@ -201,10 +202,8 @@ async def test_db_commands_and_a_generation_work_on_postgresql(cli, pg_admin_dsn
         assert status.exit_code == 1
         assert "Pending: 0001_initial" in status.stdout
         migrated = await asyncio.to_thread(cli, "db", "migrate", env=env)
-        applied = (
-            "0001_initial, 0002_favorites, 0003_orders, 0004_promotions, 0005_inbox_claims, "
-            "0006_referral_charges"
-        )
+        applied = ", ".join(migration.name for migration in pg_migrations())
+        assert applied.startswith("0001_initial, 0002_favorites, ")
         assert f"Applied {applied} to PostgreSQL" in " ".join(migrated.stdout.split())
         assert (await asyncio.to_thread(cli, "db", "status", env=env)).exit_code == 0
         result = await asyncio.to_thread(

@@ -62,6 +62,31 @@ async def test_a_claimed_job_comes_back_when_its_claim_times_out(uow: Store) -> 
     assert [job.attempts for job in await claim(uow)] == [2]
 
 
+async def extend(uow: Store, *job_ids: str) -> None:
+    async with uow() as tx:
+        await tx.jobs.extend([JobId(job_id) for job_id in job_ids])
+        await tx.commit()
+
+
+async def test_a_renewed_claim_outlives_its_first_timeout(uow: Store) -> None:
+    await enqueue(uow, make_job(run_at=uow.now()))
+    (job,) = await claim(uow)
+    await uow.elapse(uow.claim_timeout * 0.6)
+    await extend(uow, job.id, "never-enqueued")
+    await uow.elapse(uow.claim_timeout * 0.6)
+    assert await claim(uow) == [], "still running"
+    await uow.elapse(uow.claim_timeout)
+    assert [job.attempts for job in await claim(uow)] == [2]
+
+
+async def test_a_timed_out_claim_is_not_renewed(uow: Store) -> None:
+    await enqueue(uow, make_job(run_at=uow.now()))
+    (job,) = await claim(uow)
+    await uow.elapse(uow.claim_timeout)
+    await extend(uow, job.id)
+    assert [job.attempts for job in await claim(uow)] == [2], "another worker took it over"
+
+
 async def test_a_completed_job_is_gone_and_frees_its_key(uow: Store) -> None:
     await enqueue(uow, make_job("job_1", run_at=uow.now(), key="deliver:gen_1"))
     (job,) = await claim(uow)

@@ -41,6 +41,7 @@ from hypothesis.stateful import (
 )
 
 from kiebot_core.domain import ledger
+from kiebot_core.domain.audit import cli_actor
 from kiebot_core.domain.errors import StaleWriteError
 from kiebot_core.domain.ids import IdempotencyKey, PaymentChargeId, UserId
 from kiebot_core.domain.ledger import AccountKind, Balance, LedgerKind, LedgerTransaction
@@ -53,6 +54,8 @@ from kiebot_core.testing.runtime import FrozenClock, SequentialIds
 from kiebot_core.use_cases.payments import Payments, record_purchase_refund, register_payment
 from kiebot_core.use_cases.promotions import create_promo, redeem_promo
 from tests.contracts.stores import BACKENDS, Store, open_store
+
+OPERATOR = cli_actor("tester")
 
 T = TypeVar("T")
 
@@ -148,7 +151,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.payments = Payments(uow=self.store, clock=self.clock, ids=SequentialIds())
         self.codes = (f"LIMITED{namespace}", f"OPEN{namespace}")
         for code, uses in zip(self.codes, (PROMO_USES, None), strict=True):
-            created = self.run(create_promo(self.store, self.clock, code, 7, max_uses=uses))
+            created = self.run(
+                create_promo(self.store, self.clock, code, 7, max_uses=uses, by=OPERATOR)
+            )
             assert not isinstance(created, Rejected), created
             self.model.redemptions[code] = set()
 

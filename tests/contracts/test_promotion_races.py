@@ -6,6 +6,7 @@ Each racer has its own connection (the ``racers`` fixture, ``tests.contracts.sto
 import asyncio
 from datetime import date
 
+from kiebot_core.domain.audit import cli_actor
 from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.ledger import AccountKind, LedgerKind
 from kiebot_core.domain.outcomes import Rejected
@@ -15,6 +16,8 @@ from kiebot_core.ports.runtime import SystemClock
 from kiebot_core.use_cases.promotions import Redeemed, create_promo, redeem_promo
 from tests.contracts.stores import RACERS_AT_ONCE, Racers
 
+OPERATOR = cli_actor("tester")
+
 USERS = [UserId(100 + n) for n in range(RACERS_AT_ONCE)]
 MAX_USES = 5
 ALICE = UserId(1)
@@ -23,7 +26,7 @@ DAY = date(2026, 3, 1)
 
 async def test_users_racing_for_a_limited_code_get_exactly_its_uses(racers: Racers) -> None:
     clock, store = SystemClock(), racers()
-    created = await create_promo(store, clock, "RACE", 7, max_uses=MAX_USES)
+    created = await create_promo(store, clock, "RACE", 7, max_uses=MAX_USES, by=OPERATOR)
     assert isinstance(created, PromoCode), created
     barrier = asyncio.Barrier(len(USERS))
 

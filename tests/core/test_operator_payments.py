@@ -1,6 +1,7 @@
 import attrs
 import pytest
 
+from kiebot_core.domain.audit import cli_actor
 from kiebot_core.domain.errors import StarsError
 from kiebot_core.domain.ids import GenerationId, PaymentChargeId, UserId
 from kiebot_core.domain.ledger import Balance, LedgerKind, hold
@@ -18,6 +19,8 @@ from kiebot_core.use_cases.payments import (
     refund_charge,
     register_payment,
 )
+
+OPERATOR = cli_actor("tester")
 
 USER = UserId(42)
 CHARGE = PaymentChargeId("stx_1")
@@ -52,7 +55,7 @@ class Desk:
             await uow.commit()
 
     async def refund(self) -> ChargeRefunded:
-        refunded = await refund_charge(self.payments, self.account, CHARGE)
+        refunded = await refund_charge(self.payments, self.account, CHARGE, by=OPERATOR)
         assert isinstance(refunded, ChargeRefunded), refunded
         return refunded
 
@@ -107,7 +110,9 @@ async def test_a_refund_telegram_made_before_is_booked_now(desk: Desk):
 
 
 async def test_an_unknown_charge_is_refused_without_asking_telegram(desk: Desk):
-    refused = await refund_charge(desk.payments, desk.account, PaymentChargeId("stx_nope"))
+    refused = await refund_charge(
+        desk.payments, desk.account, PaymentChargeId("stx_nope"), by=OPERATOR
+    )
     assert isinstance(refused, Rejected)
     assert refused.reason is ReasonCode.PAYMENT_INVALID
     assert desk.account.refund_calls == 0
@@ -116,7 +121,7 @@ async def test_an_unknown_charge_is_refused_without_asking_telegram(desk: Desk):
 async def test_a_refund_telegram_refuses_books_nothing(desk: Desk):
     await register_payment(desk.payments, CHARGE, USER, "ord_x.t1", 100)
     with pytest.raises(StarsError, match="CHARGE_NOT_FOUND"):
-        await refund_charge(desk.payments, desk.account, CHARGE)
+        await refund_charge(desk.payments, desk.account, CHARGE, by=OPERATOR)
     assert await desk.state() == (Balance(available=100), [LedgerKind.PURCHASE], "processed")
 
 

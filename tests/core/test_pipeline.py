@@ -110,7 +110,8 @@ async def test_a_generation_is_held_submitted_tracked_delivered_and_captured():
     assert await balance(pipeline) == Balance(available=88, held=0)
     async with pipeline.uow() as uow:
         kinds = [t.kind for t in await uow.ledger.history(USER, limit=10)]
-        chain = [e.kind for e in await uow.events.chain(CorrelationId("cor_1"))]
+        every = [e.kind for e in await uow.events.chain(CorrelationId("cor_1"))]
+    chain = [kind for kind in every if kind.startswith("generation.")]
     assert kinds == [LedgerKind.CAPTURE, LedgerKind.HOLD, LedgerKind.GRANT]
     assert chain == [
         "generation.started",
@@ -119,6 +120,13 @@ async def test_a_generation_is_held_submitted_tracked_delivered_and_captured():
         "generation.result_ready",
         "generation.delivered",
     ]
+    assert [kind for kind in every if kind.startswith("ledger.")] == [
+        "ledger.hold",
+        "ledger.capture",
+    ]
+    assert every.count("kie.create") == 1
+    assert every.count("kie.status") >= 1
+    assert {"job.submit", "job.track", "job.deliver"} <= set(every)
     gateway = pipeline.gateway
     assert isinstance(gateway, ScriptedGenerationGateway)
     assert [r.input for r in gateway.submitted] == [
@@ -372,6 +380,36 @@ async def test_an_interrupted_worker_hands_its_claims_back_at_once():
     async with pipeline.uow() as uow:
         again = await uow.jobs.claim(limit=5)  # no claim timeout to wait for
     assert [job.payload["generation_id"] for job in again] == [started.generation_id]
+
+
+async def test_a_worker_keeps_the_claim_of_a_long_job_while_it_runs(monkeypatch):
+    import asyncio
+
+    from kiebot_core.domain.jobs import CLAIM_TIMEOUT
+    from kiebot_core.use_cases import generation as generation_module
+
+    monkeypatch.setattr(generation_module, "CLAIM_HEARTBEAT", timedelta(milliseconds=20))
+    gateway = ScriptedGenerationGateway()
+    pipeline = make_pipeline(gateway=gateway)
+    await fund(pipeline, 100)
+    await start(pipeline)
+    blocked, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(request):
+        blocked.set()
+        await release.wait()
+        raise ProviderError(ReasonCode.PROVIDER_UNAVAILABLE, "503")
+
+    gateway.submit = slow  # type: ignore[method-assign]  # a submission that takes its time
+    worker = asyncio.create_task(run_due_jobs(pipeline))
+    await blocked.wait()
+    for _ in range(3):  # three claim timeouts pass on the store's clock, renewed each time
+        pipeline.clock.advance(CLAIM_TIMEOUT * 0.8)  # type: ignore[attr-defined]
+        await asyncio.sleep(0.1)
+        async with pipeline.uow() as uow:
+            assert await uow.jobs.claim(limit=5) == [], "taken from a live worker"
+    release.set()
+    await worker
 
 
 class _FlakyStatus(ScriptedGenerationGateway):

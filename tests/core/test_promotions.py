@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kiebot_core.domain.audit import AuditAction, cli_actor
 from kiebot_core.domain.catalog import ModelSpec
 from kiebot_core.domain.errors import SettingsError
 from kiebot_core.domain.generation import GenerationState
@@ -50,6 +51,8 @@ from kiebot_core.use_cases.promotions import (
     register_user,
 )
 from tests.core.test_pipeline import FLUX, USER, balance, drive, fund, make_pipeline, start
+
+OPERATOR = cli_actor("tester")
 
 FREE = PipelineSettings(free_tier=FreeTier(2, frozenset({FLUX})))
 
@@ -159,7 +162,7 @@ async def test_the_free_quota_is_per_utc_day():
 
 async def operator_refund(pipeline: Pipeline, generation_id: GenerationId, reason: str):
     return await refund_generation(
-        pipeline.uow, pipeline.clock, pipeline.ids, generation_id, reason
+        pipeline.uow, pipeline.clock, pipeline.ids, generation_id, reason, by=OPERATOR
     )
 
 
@@ -184,7 +187,17 @@ async def test_an_operator_refund_returns_the_charge_once_and_queues_the_notice(
     ]
     async with pipeline.uow() as uow:
         history = await uow.ledger.history(USER, limit=10)
+        trail = await uow.audit.recent(limit=10)
     assert history[0].kind is LedgerKind.REFUND
+    assert [(e.actor, e.action, e.target, e.detail, e.reason) for e in trail] == [
+        (
+            OPERATOR,
+            AuditAction.GENERATION_REFUND,
+            done.id,
+            f"user={USER} stars=12",
+            "watermark on the result",
+        )
+    ]
 
 
 async def test_a_refund_reason_must_be_short_enough_to_tell_the_user():
@@ -211,13 +224,17 @@ async def test_uncharged_and_unknown_generations_are_not_refunded():
 
 async def test_promo_codes_are_created_listed_and_redeemed_with_reasons():
     store, clock = MemoryUnitOfWorkFactory(), FrozenClock()
-    assert isinstance(await create_promo(store, clock, "x", 5), Rejected)
-    assert isinstance(await create_promo(store, clock, "GOOD", 0), Rejected)
+    assert isinstance(await create_promo(store, clock, "x", 5, by=OPERATOR), Rejected)
+    assert isinstance(await create_promo(store, clock, "GOOD", 0, by=OPERATOR), Rejected)
     past = clock.now() - timedelta(seconds=1)
-    assert isinstance(await create_promo(store, clock, "GOOD", 5, expires_at=past), Rejected)
+    assert isinstance(
+        await create_promo(store, clock, "GOOD", 5, expires_at=past, by=OPERATOR), Rejected
+    )
     soon = clock.now() + timedelta(hours=1)
-    assert not isinstance(await create_promo(store, clock, "good", 5, expires_at=soon), Rejected)
-    duplicate = await create_promo(store, clock, "GOOD", 5)
+    assert not isinstance(
+        await create_promo(store, clock, "good", 5, expires_at=soon, by=OPERATOR), Rejected
+    )
+    duplicate = await create_promo(store, clock, "GOOD", 5, by=OPERATOR)
     assert isinstance(duplicate, Rejected)
     assert duplicate.detail == "GOOD exists"
     assert [p.code for p in await list_promos(store)] == ["GOOD"]

@@ -15,6 +15,7 @@ PINNED = {
     "refund_referral_rewarded", "terms_changed", "promo_unknown",
     "promo_expired", "promo_used_up", "promo_already_redeemed", "referral_refused",
     "price_unknown", "configuration_error", "storage_error", "internal_error",
+    "generations_running", "user_unknown", "catalog_invalid",
 }  # fmt: skip
 
 

@@ -59,8 +59,17 @@ def variables_the_bot_reads() -> set[str]:
     }
 
 
-def test_the_services_are_two_bots_a_worker_their_stores_and_a_proxy():
-    assert set(services()) == {"bot1", "bot2", "worker", "postgres", "redis", "proxy"}
+def test_the_services_are_two_bots_a_worker_their_stores_a_proxy_and_monitoring():
+    assert set(services()) == {
+        "bot1",
+        "bot2",
+        "worker",
+        "postgres",
+        "redis",
+        "proxy",
+        "prometheus",
+        "grafana",
+    }
 
 
 def test_the_bots_serve_the_webhook_and_the_worker_runs_jobs():
@@ -100,11 +109,13 @@ def test_the_bots_listen_where_their_health_checks_and_the_proxy_look():
         assert mapping.startswith("127.0.0.1:")
         published.add(host_port)
     assert len(published) == len(BOTS)
-    assert found["worker"]["healthcheck"] == {"disable": True}
+    worker_check = " ".join(found["worker"]["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{CONTAINER_PORT}/healthz" in worker_check
+    assert "ports" not in found["worker"], "scaled workers publish nothing; Prometheus finds them"
     caddyfile = (DEPLOY / "Caddyfile").read_text(encoding="utf-8")
     upstreams = " ".join(f"{name}:{CONTAINER_PORT}" for name in BOTS)
     assert f"reverse_proxy {upstreams} {{" in caddyfile
-    assert "health_uri /readyz" in caddyfile
+    assert "health_uri /healthz" in caddyfile, "instances store updates while Redis is down"
     assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in found["proxy"]["volumes"]
 
 
@@ -215,3 +226,31 @@ def test_the_file_is_valid_yaml_and_docker_compose_accepts_it_where_installed(tm
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_prometheus_and_grafana_run_the_checked_in_configuration_on_loopback_ports():
+    found = compose()
+    prometheus, grafana = found["services"]["prometheus"], found["services"]["grafana"]
+    assert prometheus["image"].startswith("prom/prometheus:v")
+    assert grafana["image"].startswith("grafana/grafana:")
+    assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    assert "./prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    assert "prometheus-data:/prometheus" in prometheus["volumes"]
+    assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    assert "./grafana/dashboards:/etc/grafana/dashboards:ro" in grafana["volumes"]
+    assert "grafana-data:/var/lib/grafana" in grafana["volumes"]
+    assert {"prometheus-data", "grafana-data"} <= set(found["volumes"])
+    for service in (prometheus, grafana):
+        [mapping] = service["ports"]
+        assert mapping.startswith("127.0.0.1:"), "monitoring is not published to the internet"
+        assert service["restart"] == "unless-stopped"
+    assert "GRAFANA_ADMIN_PASSWORD" in grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    for relative in (
+        "prometheus/prometheus.yml",
+        "prometheus/alerts.yml",
+        "grafana/provisioning/datasources/prometheus.yml",
+        "grafana/provisioning/dashboards/kiebot.yml",
+        "grafana/dashboards/kiebot.json",
+    ):
+        assert (DEPLOY / relative).is_file(), relative

@@ -26,6 +26,7 @@ from kiebot_kie.sandbox.server import SandboxTiming, run_sandbox
 from kiebot_pg.pool import open_pool
 from kiebot_pg.uow import PgUnitOfWorkFactory
 from tests.pg.databases import cloned_database
+from tests.telegram.harness import KIE_TEST_KEY
 
 USER = UserId(5)
 FUNDS = 5_000
@@ -62,7 +63,7 @@ async def test_sigkilled_workers_never_lose_or_double_charge_a_generation(
         cloned_database(pg_admin_dsn, pg_template) as dsn,
         open_pool(dsn, max_size=4) as pool,
         run_sandbox(timing=TIMING, rate_limit=False) as sandbox,
-        open_kie_gateway(api_key="t", base_url=sandbox.base_url) as gateway,
+        open_kie_gateway(api_key=KIE_TEST_KEY, base_url=sandbox.base_url) as gateway,
     ):
         store = PgUnitOfWorkFactory(pool)
         starter = Pipeline(

@@ -36,6 +36,7 @@ from kiebot_pg.uow import PgUnitOfWorkFactory
 from kiebot_sqlite.migrate import migrate as migrate_sqlite
 from kiebot_sqlite.uow import SqliteUnitOfWorkFactory
 from tests.pg.databases import cloned_database
+from tests.telegram.harness import KIE_TEST_KEY
 
 USER = UserId(7)
 SIGNATURES = {"image": b"\x89PNG", "video": b"ftyp", "audio": b"RIFF"}
@@ -123,7 +124,7 @@ async def world(request, tmp_path) -> AsyncIterator[World]:
         store_of(request.param, request, tmp_path) as store,
         run_sandbox(fast=True) as sandbox,
         open_kie_gateway(
-            api_key="test-key",
+            api_key=KIE_TEST_KEY,
             base_url=sandbox.base_url,
             upload_base_url=sandbox.upload_base_url,
             poll_scale=0.02,

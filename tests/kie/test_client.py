@@ -431,7 +431,7 @@ class SharedStore:
 
     def __init__(self, clock: ManualClock) -> None:
         self.manual = clock
-        self.limiter = MemoryRateLimiter(clock=self)  # type: ignore[arg-type]
+        self.limiter = MemoryRateLimiter(clock=self)
         self.down = False
 
     def now(self) -> datetime:

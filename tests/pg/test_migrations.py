@@ -34,6 +34,14 @@ TABLES = {
     "jobs",
     "sent_messages",
     "rate_limits",
+    "catalog_versions",
+    "forgotten_users",
+    "audit_log",
+    "broadcasts",
+    "broadcast_deliveries",
+    "model_circuits",
+    "model_failures",
+    "provider_credits",
     "schema_migrations",
 }
 

@@ -4,11 +4,12 @@ import pytest
 
 from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_core.testing.memory import MemoryUnitOfWorkFactory
+from tests.log_guard import no_secrets_in_logs
 from tests.pg.conftest import pg_dsn, pg_pool, pg_store, pg_template
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.harness import RunningBot, running_bot
 
-__all__ = ["pg_dsn", "pg_pool", "pg_store", "pg_template"]
+__all__ = ["no_secrets_in_logs", "pg_dsn", "pg_pool", "pg_store", "pg_template"]
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ Validation follows Telegram: HTML entity parsing (``can't parse entities``), tex
 captions ≤ 1024 after parsing, ``message is not modified`` for an edit that changes nothing,
 callback data of 1-64 bytes, one answer per callback query, ``chat not found``, file size
 limits (photo uploads ≤ 10 MB, uploads ≤ 50 MB, downloads ≤ 20 MB, URLs ≤ 5/20 MB), and 429
-with ``retry_after`` when a test asks for it (:meth:`FakeBotApi.flood`).
+with ``retry_after`` when a test asks for it (:meth:`FakeBotApi.flood`), as any other refusal
+(:meth:`FakeBotApi.refuse`), and a call carried out whose answer is lost on the way back
+(:meth:`FakeBotApi.lose_answer`).
 
 Payments follow Telegram Stars: ``sendInvoice`` (currency ``XTR``, empty provider token,
 exactly one price, payload 1-128 bytes), ``answerPreCheckoutQuery`` (once per query, an error
@@ -57,6 +59,8 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64
 CALLBACK_ANSWER_LIMIT = 200
+DEFAULT_TOKEN = "123456789:TEST-fake-token_abc"  # noqa: S105  # a made-up test token
+"""The bot token of a ``FakeBotApi()``: the tests' logs must never show it."""
 MAX_BUTTONS = 100
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  # a header name
 WEBHOOK_CONFLICT = (
@@ -366,6 +370,8 @@ class FakeMessage:
     invoice_payload: str | None = None
     extra: dict[str, Any] = attrs.Factory(dict)
     """More message fields as sent (``successful_payment``, ``refunded_payment``)."""
+    sender_id: int | None = None
+    """Who sent a user's message in a group (in a private chat: the chat's user)."""
 
     @property
     def shown(self) -> str:
@@ -463,6 +469,7 @@ class UserInfo:
     first_name: str
     language_code: str | None
     blocked: bool = False
+    username: str | None = None
 
 
 class FakeBotApi:
@@ -472,9 +479,9 @@ class FakeBotApi:
     """Set for a bot that confirms updates before handling them (it stores them first):
     whether it has finished an update; ``processed`` then also waits for that."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0915  # one field for each behaviour a test can ask of the fake
         self,
-        token: str = "123456789:TEST-fake-token_abc",  # noqa: S107  # a made-up test token
+        token: str = DEFAULT_TOKEN,
         bot_name: str = "kiebot_test_bot",
     ) -> None:
         self.token = token
@@ -490,6 +497,7 @@ class FakeBotApi:
         }
         self.users: dict[int, UserInfo] = {}
         self.chats: dict[int, dict[int, FakeMessage]] = {}
+        self.groups: dict[int, str] = {}  # the bot's group chats (:meth:`group`): titles
         self.files: dict[str, FakeFile] = {}
         self.calls: list[ApiCall] = []
         self.callbacks: dict[str, CallbackRecord] = {}
@@ -504,6 +512,8 @@ class FakeBotApi:
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1000)
         self._floods: dict[str, list[int]] = {}
+        self._refusals: dict[str, list[tuple[int, str]]] = {}
+        self._lost_answers: dict[tuple[str, int], int] = {}
         self._changed = asyncio.Condition()
         self._poll_generation = 0
         self._closing = False
@@ -572,16 +582,39 @@ class FakeBotApi:
     # ------------------------------------------------------------------ test controls
 
     def user(
-        self, user_id: int = 1001, first_name: str = "Ann", language_code: str | None = "en"
+        self,
+        user_id: int = 1001,
+        first_name: str = "Ann",
+        language_code: str | None = "en",
+        *,
+        username: str | None = None,
     ) -> "FakeUser":
         info = self.users.setdefault(user_id, UserInfo(user_id, first_name, language_code))
         info.language_code = language_code
+        info.username = username
         self.chats.setdefault(user_id, {})
         return FakeUser(self, info)
+
+    def group(self, chat_id: int = -1001234567890, title: str = "Team") -> int:
+        """A supergroup the bot is a member of; users talk there with ``FakeUser.in_group``."""
+        self.groups[chat_id] = title
+        self.chats.setdefault(chat_id, {})
+        return chat_id
 
     def flood(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` get 429 with ``retry_after``."""
         self._floods.setdefault(method, []).extend([retry_after] * times)
+
+    def refuse(self, method: str, description: str, code: int = 400, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` fail with ``code`` and ``description``."""
+        self._refusals.setdefault(method, []).extend([(code, description)] * times)
+
+    def lose_answer(self, method: str, chat_id: int, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` to ``chat_id`` are carried out (a message is
+        shown), then the connection drops before the answer: the bot cannot know it worked.
+        Recorded as ok, with the description ``answer lost``."""
+        key = (method, chat_id)
+        self._lost_answers[key] = self._lost_answers.get(key, 0) + times
 
     def errors(self, code: int = 400) -> list[ApiCall]:
         return [call for call in self.calls if call.error_code == code]
@@ -734,10 +767,21 @@ class FakeBotApi:
                     retry_after=retry_after,
                 ),
             )
+        refusals = self._refusals.get(method)
+        if refusals:
+            code, description = refusals.pop(0)
+            return self._error(method, call_params, ApiError(description, code=code))
         try:
             result = await handler(params)
         except ApiError as error:
             return self._error(method, call_params, error)
+        done = ApiCall(method, call_params, ok=True, at=time.monotonic())
+        lost = (method, done.chat_id or 0)
+        if self._lost_answers.get(lost, 0) > 0 and request.transport is not None:
+            self._lost_answers[lost] -= 1
+            self._record(attrs.evolve(done, description="answer lost"))
+            request.transport.abort()  # the client sees the server disconnect, with no answer
+            return web.Response()
         if method != "getUpdates" or result:
             self._record(ApiCall(method, call_params, ok=True, at=time.monotonic()))
         return web.json_response({"ok": True, "result": result})
@@ -780,6 +824,8 @@ class FakeBotApi:
     # ------------------------------------------------------------------ shapes
 
     def _chat(self, chat_id: int) -> dict[str, Any]:
+        if chat_id in self.groups:
+            return {"id": chat_id, "type": "supergroup", "title": self.groups[chat_id]}
         info = self.users.get(chat_id)
         return {
             "id": chat_id,
@@ -795,6 +841,8 @@ class FakeBotApi:
         body: dict[str, Any] = {"id": info.id, "is_bot": False, "first_name": info.first_name}
         if info.language_code:
             body["language_code"] = info.language_code
+        if info.username:
+            body["username"] = info.username
         return body
 
     def _file_json(self, file: FakeFile) -> dict[str, Any]:
@@ -823,7 +871,8 @@ class FakeBotApi:
         if message.from_bot:
             body["from"] = self.bot_user
         else:
-            body["from"] = self._from(self.users[message.chat_id])
+            sender = message.chat_id if message.sender_id is None else message.sender_id
+            body["from"] = self._from(self.users[sender])
         if message.edits:
             body["edit_date"] = int(time.time())
         if message.text is not None:
@@ -1440,15 +1489,22 @@ class FakeBotApi:
 
 
 class FakeUser:
-    """One Telegram user in a private chat with the bot."""
+    """One Telegram user in a private chat with the bot (or in a group: :meth:`in_group`)."""
 
-    def __init__(self, api: FakeBotApi, info: UserInfo) -> None:
+    def __init__(self, api: FakeBotApi, info: UserInfo, chat_id: int | None = None) -> None:
         self.api = api
         self.info = info
+        self.chat_id = info.id if chat_id is None else chat_id
+        """Where this user talks and reads: their private chat, or a group."""
 
     @property
     def id(self) -> int:
         return self.info.id
+
+    def in_group(self, chat_id: int) -> "FakeUser":
+        """The same user writing in (and reading) the group ``chat_id`` (``FakeBotApi.group``)."""
+        assert chat_id in self.api.groups, f"no group {chat_id}"
+        return FakeUser(self.api, self.info, chat_id)
 
     def block(self) -> None:
         self.info.blocked = True
@@ -1456,7 +1512,7 @@ class FakeUser:
     # ------------------------------------------------------------------ reading
 
     def messages(self) -> list[FakeMessage]:
-        return self.api.messages(self.id)
+        return self.api.messages(self.chat_id)
 
     def bot_messages(self) -> list[FakeMessage]:
         return [m for m in self.messages() if m.from_bot]
@@ -1502,7 +1558,7 @@ class FakeUser:
         return self.api.message_json(message)
 
     async def _push_message(self, wait: bool, **fields: Any) -> int:
-        message = self.api._new_message(self.id, from_bot=False, **fields)
+        message = self.api._new_message(self.chat_id, from_bot=False, sender_id=self.id, **fields)
         body = self._message_json(message)
         if message.text and message.text.startswith("/"):
             command = message.text.split()[0]

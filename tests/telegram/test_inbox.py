@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiogram import Bot
 from aiogram.types import Message
 from hypothesis import given
 from hypothesis import strategies as st
@@ -66,7 +67,7 @@ async def test_updates_in_hand_keep_their_claims_and_are_handed_back_when_stoppe
     monkeypatch.setattr(inbox_module, "HEARTBEAT", timedelta(milliseconds=100))
     started, release = asyncio.Event(), asyncio.Event()
 
-    async def slow(message: Message) -> None:
+    async def slow(message: Message, bot: Bot) -> None:  # aiogram passes it by name
         started.set()
         await release.wait()
         await message.answer("done")

@@ -92,20 +92,11 @@ async def test_flood_control_is_waited_out(api: FakeBotApi, bot: RunningBot):
     assert [call.error_code for call in api.calls_of("sendMessage")] == [429, None]
 
 
-@pytest.mark.parametrize(
-    ("error", "reason"),
-    [
-        (StorageUnavailableError("connection refused"), ReasonCode.STORAGE_ERROR),
-        (RuntimeError("boom: secret internals"), ReasonCode.INTERNAL_ERROR),
-    ],
-)
 async def test_a_failing_handler_answers_with_the_reason_and_logs_the_correlation_id(
-    api: FakeBotApi,
-    caplog: pytest.LogCaptureFixture,
-    error: Exception,
-    reason: ReasonCode,
+    api: FakeBotApi, caplog: pytest.LogCaptureFixture
 ):
     store = FlakyStore(MemoryUnitOfWorkFactory())
+    error = RuntimeError("boom: secret internals")
     async with running_bot(api, store):
         user = api.user(language_code="ru")
         await user.send("/start")
@@ -114,7 +105,7 @@ async def test_a_failing_handler_answers_with_the_reason_and_logs_the_correlatio
         with caplog.at_level(logging.ERROR, logger="kiebot_telegram"):
             await user.send("/balance")
         notice = user.last()
-        assert reason_text(reason, Language.RU) in notice.shown
+        assert reason_text(ReasonCode.INTERNAL_ERROR, Language.RU) in notice.shown
         assert "Traceback" not in notice.shown
         assert "secret internals" not in notice.shown
         code = notice.shown.rsplit("Код: ", 1)[1]
@@ -123,11 +114,32 @@ async def test_a_failing_handler_answers_with_the_reason_and_logs_the_correlatio
         store.failures.append(error)
         record = await user.press("💰 Баланс", menu)
         assert record.show_alert
-        assert record.text == reason_text(reason, Language.RU)
+        assert record.text == reason_text(ReasonCode.INTERNAL_ERROR, Language.RU)
         await user.send("/balance")
         assert "Доступно: 100 ⭐" in user.last().shown
     assert not api.errors(400)
     assert not api.unanswered()
+
+
+async def test_an_update_that_met_a_storage_outage_is_handled_again_not_refused(
+    api: FakeBotApi,
+):
+    store = FlakyStore(MemoryUnitOfWorkFactory())
+    async with running_bot(api, store):
+        user = api.user(language_code="ru")
+        await user.send("/start")
+        store.failures.append(StorageUnavailableError("connection refused"))
+        update_id = await user.send("/balance")
+        assert "Доступно: 100 ⭐" in user.last().shown
+        shown = [message.shown for message in user.bot_messages()]
+        assert not any(reason_text(ReasonCode.STORAGE_ERROR, Language.RU) in m for m in shown)
+        async with store() as uow:
+            assert await uow.inbox.parked(limit=10) == []
+            retried = [
+                u for u in store.inner.database.state.inbox.values() if u.update_id == update_id
+            ]
+        assert [u.attempts for u in retried] == [2]
+    assert not api.errors(400)
 
 
 async def test_a_sticker_gets_the_menu_hint(api: FakeBotApi, bot: RunningBot):

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from kiebot_core.domain.audit import cli_actor
 from kiebot_core.domain.generation import GenerationState
 from kiebot_core.domain.ids import CorrelationId, UserId
 from kiebot_core.domain.ledger import Balance, LedgerKind
@@ -22,6 +23,7 @@ from tests.telegram.harness import RunningBot, running_bot
 from tests.telegram.test_payments import BANANA, spend, top_up
 
 ADMIN = 4242
+OPERATOR = cli_actor("tester")
 
 
 @pytest.fixture
@@ -127,9 +129,14 @@ async def test_a_promo_code_is_redeemed_once_and_refused_with_a_reason(
     api: FakeBotApi, bot: RunningBot
 ):
     clock = bot.runtime.pipeline.clock
-    await create_promo(bot.store, clock, "SPRING25", 25)
+    await create_promo(bot.store, clock, "SPRING25", 25, by=OPERATOR)
     await create_promo(
-        bot.store, clock, "LATE", 5, expires_at=clock.now() + timedelta(milliseconds=1)
+        bot.store,
+        clock,
+        "LATE",
+        5,
+        expires_at=clock.now() + timedelta(milliseconds=1),
+        by=OPERATOR,
     )
     await asyncio.sleep(0.01)
     user = api.user()
@@ -162,7 +169,7 @@ async def test_twenty_users_race_for_a_code_of_five_uses(
 ):
     async with running_bot(api, store, welcome_stars=0) as bot:
         pipeline = bot.runtime.pipeline
-        await create_promo(bot.store, pipeline.clock, "FIRST5", 10, max_uses=5)
+        await create_promo(bot.store, pipeline.clock, "FIRST5", 10, max_uses=5, by=OPERATOR)
         users = [api.user(2000 + n, f"U{n}") for n in range(20)]
         for user in users:
             await user.send("/start")
@@ -247,7 +254,7 @@ async def test_an_operator_refund_of_a_generation_reaches_the_user_with_the_reas
     pipeline = bot.runtime.pipeline
     assert "charged 15 ⭐" in next(m for m in user.bot_messages() if m.media == "photo").shown
     refunded = await refund_generation(
-        bot.store, pipeline.clock, pipeline.ids, generation.id, "blurry <result>"
+        bot.store, pipeline.clock, pipeline.ids, generation.id, "blurry <result>", by=OPERATOR
     )
     assert not isinstance(refunded, Rejected)
     assert refunded.stars == 15
@@ -257,7 +264,7 @@ async def test_an_operator_refund_of_a_generation_reaches_the_user_with_the_reas
     assert "Reason: blurry <result>" in last
     assert await bot.balance(user.id) == Balance(available=50)
     again = await refund_generation(
-        bot.store, pipeline.clock, pipeline.ids, generation.id, "twice"
+        bot.store, pipeline.clock, pipeline.ids, generation.id, "twice", by=OPERATOR
     )
     assert not isinstance(again, Rejected)
     assert not again.is_new

@@ -42,6 +42,7 @@ from kiebot_telegram.callbacks import (
     Nav,
     Pay,
     PayAct,
+    Priv,
     Run,
     RunAct,
     Screen,
@@ -88,7 +89,7 @@ from tests.telegram.fake_bot_api import parse_html, utf16_length
 REGISTRY = load_registry()
 PRICES = PriceSettings()
 USER = UserId(7)
-PAYLOADS: tuple[type[CallbackData], ...] = (Nav, Card, Begin, Wiz, Run, Fav, Lang, Pay)
+PAYLOADS: tuple[type[CallbackData], ...] = (Nav, Card, Begin, Wiz, Run, Fav, Lang, Pay, Priv)
 
 
 def check_markup(markup: InlineKeyboardMarkup | None) -> None:

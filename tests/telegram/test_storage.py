@@ -47,7 +47,7 @@ async def test_data_must_be_json(store: MemoryUnitOfWorkFactory):
         await storage.get_state(StorageKey(bot_id=1, chat_id=2, user_id=3, destiny="other"))
 
 
-async def test_a_banned_user_gets_only_the_ban_text(api: FakeBotApi, bot: RunningBot):
+async def test_a_banned_user_gets_the_ban_text_once_then_nothing(api: FakeBotApi, bot: RunningBot):
     user = api.user(language_code="ru")
     await user.send("/start")
     menu = user.last()
@@ -58,6 +58,28 @@ async def test_a_banned_user_gets_only_the_ban_text(api: FakeBotApi, bot: Runnin
         await uow.commit()
     await user.send("/start")
     assert user.last().shown == reason_text(ReasonCode.BANNED, Language.RU)
+    told = len(user.bot_messages())
+    record = await user.press("🔥 Популярное", menu)
+    assert record.answered_at is not None
+    assert (record.text, record.show_alert) == (None, False)
+    await user.send("/start")
+    await user.send("hello?")
+    assert len(user.bot_messages()) == told
+
+
+async def test_a_banned_user_pressing_a_button_first_gets_the_text_as_an_alert(
+    api: FakeBotApi, bot: RunningBot
+):
+    user = api.user(language_code="ru")
+    await user.send("/start")
+    menu = user.last()
+    async with bot.store() as uow:
+        stored = await uow.users.get(UserId(user.id))
+        assert stored is not None
+        await uow.users.save(attrs.evolve(stored, is_banned=True))
+        await uow.commit()
     record = await user.press("🔥 Популярное", menu)
     assert record.show_alert
     assert record.text == reason_text(ReasonCode.BANNED, Language.RU)
+    await user.send("/start")
+    assert user.last() == menu

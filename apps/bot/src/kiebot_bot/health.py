@@ -1,4 +1,4 @@
-"""The bot's HTTP server: ``/healthz``, ``/readyz``, the KIE callback route and the webhook.
+"""The bot's HTTP server: ``/healthz``, ``/readyz``, ``/metrics``, the KIE callback, the webhook.
 
 In webhook mode, Telegram's updates are stored in the inbox before they are acknowledged.
 """
@@ -6,6 +6,7 @@ In webhook mode, Telegram's updates are stored in the inbox before they are ackn
 import asyncio
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 import attrs
 from aiohttp import web
 
+from kiebot_bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kiebot_bot.wiring import BotRuntime, redis_ok
 from kiebot_core.domain.ids import UserId
 from kiebot_core.use_cases.generation import on_provider_callback
@@ -37,6 +39,21 @@ class Readiness:
     """True while this instance handles updates from the inbox."""
     leader: bool = False
     """True while this instance holds the leader lease (and does the singleton work)."""
+    polled_at: float | None = None
+    """When the leader last heard from ``getUpdates`` (monotonic; None: it does not poll)."""
+    poll_quiet_limit_s: float = 60.0
+    """How long polling may go without an answer before the leader is not ready."""
+
+    def polled(self) -> None:
+        """The leader's ``getUpdates`` answered (or polling starts)."""
+        self.polled_at = time.monotonic()
+
+    @property
+    def polling_ok(self) -> bool:
+        """False while the leader polls and Telegram has not answered for too long."""
+        if not self.leader or self.polled_at is None:
+            return True
+        return time.monotonic() - self.polled_at < self.poll_quiet_limit_s
 
 
 async def database_ok(runtime: BotRuntime) -> bool:
@@ -90,13 +107,15 @@ def make_app(
     async def readyz(_: web.Request) -> web.Response:
         database, redis = await asyncio.gather(database_ok(runtime), redis_ok(runtime))
         migrations = await migrations_current(runtime) if database else None
-        ready = database and redis and readiness.handling and migrations is not False
+        polling = readiness.polling_ok
+        ready = database and redis and readiness.handling and polling and migrations is not False
         body = {
             "ready": ready,
             "database": database,
             "redis": redis if runtime.redis is not None else None,
             "leader": readiness.leader,
             "handling": readiness.handling,
+            "polling_ok": polling,
             "migrations_current": migrations,
             "queue_age_s": await queue_age_s(runtime),
             "mode": runtime.settings.mode.value,
@@ -116,9 +135,16 @@ def make_app(
         known = await on_provider_callback(runtime.pipeline, task_id)
         return web.json_response({"ok": True, "known": known})
 
+    async def metrics(_: web.Request) -> web.Response:
+        body = await runtime.metrics.scrape(
+            runtime.store, runtime.pipeline.gateway, leader=readiness.leader
+        )
+        return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_post("/kie/callback", kie_callback)
     if inbox is not None:
         add_webhook(app, runtime, inbox)
@@ -169,7 +195,7 @@ async def serve_http(
         server = site._server  # noqa: SLF001  # aiohttp exposes the bound port only here
         sockets = getattr(server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
-        _log.info("HTTP on %s:%s (/healthz, /readyz)", host, bound)
+        _log.info("HTTP on %s:%s (/healthz, /readyz, /metrics)", host, bound)
         yield bound
     finally:
         await runner.cleanup()

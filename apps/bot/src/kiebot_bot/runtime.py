@@ -2,8 +2,9 @@
 
 Every instance stores the updates it receives in the inbox (webhook mode), handles the inbox
 (in order per chat; not while Redis, when used, is down) and runs jobs; the one holding the
-leader lease also long-polls Telegram (polling mode), runs the reconciler and prunes old
-records. Any number of instances run side by side.
+leader lease also long-polls Telegram (polling mode), runs the reconciler, prunes old
+records, checks the KIE credits, gives switched-off models their trial and sends broadcasts
+(``kiebot_bot.operations``). Any number of instances run side by side.
 """
 
 import asyncio
@@ -18,6 +19,8 @@ from functools import partial
 from typing import Any
 
 from kiebot_bot.health import Readiness, serve_http
+from kiebot_bot.metrics import serve_metrics
+from kiebot_bot.operations import leader_tasks
 from kiebot_bot.settings import Mode
 from kiebot_bot.wiring import BotRuntime, redis_ok
 from kiebot_core.use_cases.generation import resume_unfinished, run_due_jobs
@@ -35,13 +38,20 @@ STOP_GRACE_S = 10.0
 """How long updates being handled may take to finish when the bot stops."""
 RECONCILE_EVERY = timedelta(minutes=1)
 """How often the leader makes sure every unfinished generation has its job."""
+POLL_GRACE_S = 30.0
+"""How much longer than a long poll Telegram may stay silent before the leader is not ready."""
+MIN_WAIT_S = 0.05
+"""The shortest wait of the leader loop (a renewal due at once still gets this long)."""
 PRUNE_EVERY = timedelta(hours=1)
 """How often the leader prunes what the retention settings no longer keep."""
 
 
-async def job_loop(runtime: BotRuntime, interval_s: float) -> None:
-    """Run due pipeline jobs and refresh status messages, forever; idle rounds sleep."""
-    while True:
+async def job_loop(runtime: BotRuntime, stop: asyncio.Event, interval_s: float) -> None:
+    """Run due pipeline jobs and refresh status messages until ``stop``; idle rounds sleep.
+
+    The job in hand when ``stop`` comes is finished; cancelled, it is handed back.
+    """
+    while not stop.is_set():
         try:
             ran = await run_due_jobs(runtime.pipeline, limit=JOB_BATCH)
             await runtime.board.refresh()
@@ -49,7 +59,8 @@ async def job_loop(runtime: BotRuntime, interval_s: float) -> None:
             _log.exception("job loop round failed")
             ran = 0
         if ran == 0:
-            await asyncio.sleep(interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
 
 
 def instance_name() -> str:
@@ -111,12 +122,19 @@ async def lead(
     interval = leadership.renew_every.total_seconds()
     try:
         while not stop.is_set():
+            if running is not None and not leadership.is_leader:  # stepped down while waiting
+                _log.info("leader lease lost")
+                readiness.leader = False
+                await _cancel(running)
+                running = None
+            # A leader never waits past the moment it must step down, renewing or not.
+            limit = min(interval, leadership.time_left) if leadership.is_leader else interval
             try:
-                async with asyncio.timeout(interval):
-                    held = await leadership.renew()
+                async with asyncio.timeout(max(limit, MIN_WAIT_S)):
+                    await leadership.renew()
             except Exception as error:  # noqa: BLE001  # a failed renewal is not a crash
                 _log.warning("lease renewal failed: %s", type(error).__name__)
-                held = leadership.is_leader
+            held = leadership.is_leader
             if held != readiness.leader:
                 _log.info("leader lease %s", "taken" if held else "lost")
             readiness.leader = held
@@ -128,14 +146,16 @@ async def lead(
             elif not held and running is not None:
                 await _cancel(running)
                 running = None
+            wait = min(interval, leadership.time_left) if held else interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+                await asyncio.wait_for(stop.wait(), max(wait, MIN_WAIT_S))
     finally:
         readiness.leader = False
         if running is not None:
             await _cancel(running)
         try:
-            await leadership.release()
+            async with asyncio.timeout(interval):
+                await leadership.release()
         except Exception as error:  # noqa: BLE001  # it runs out by itself within the TTL
             _log.warning("lease not released: %s", type(error).__name__)
 
@@ -151,13 +171,9 @@ async def _cancel(task: "asyncio.Task[None]") -> None:
 
 
 async def start_up(runtime: BotRuntime) -> None:
-    """Before taking updates: unfinished generations get their jobs back, the menu is set.
-
-    Telegram is told where updates go: the webhook, or nowhere for long polling.
+    """Before taking updates: Telegram is told where updates go (the webhook, or nowhere for
+    long polling) and the menu is set. (The leader gives unfinished generations their jobs.)
     """
-    queued = await resume_unfinished(runtime.pipeline)
-    if queued:
-        _log.info("resumed %d unfinished generations", queued)
     settings = runtime.settings
     if settings.mode is Mode.WEBHOOK:
         await runtime.bot.set_webhook(
@@ -172,20 +188,33 @@ async def start_up(runtime: BotRuntime) -> None:
 
 
 async def run_worker(
-    runtime: BotRuntime, stop: asyncio.Event, *, job_interval_s: float = 0.5
+    runtime: BotRuntime,
+    stop: asyncio.Event,
+    *,
+    job_interval_s: float = 0.5,
+    http_port: int | None = None,
+    ready: "asyncio.Future[int | None] | None" = None,
 ) -> None:
     """Run pipeline jobs only (no polling, no webhook) until ``stop``: ``kiebot-bot worker``.
 
     Any number of workers and bot instances share the jobs: each job is claimed by one, and a
-    stopped worker hands its unfinished claims back.
+    stopped worker hands its unfinished claims back. ``/healthz`` and ``/metrics`` are served
+    on ``HOST:PORT`` (``http_port`` overrides it; ``ready`` gets the bound port, None when
+    the port was taken and the worker runs without them).
     """
-    queued = await resume_unfinished(runtime.pipeline)
-    if queued:
-        _log.info("resumed %d unfinished generations", queued)
-    jobs = asyncio.create_task(job_loop(runtime, job_interval_s), name="kiebot-worker")
-    _log.info("worker started")
-    await stop.wait()
-    await _cancel(jobs)
+    scrape = partial(runtime.metrics.scrape, runtime.store, runtime.pipeline.gateway)
+    port = runtime.settings.port if http_port is None else http_port
+    async with serve_metrics(scrape, runtime.settings.host, port) as bound:
+        queued = await resume_unfinished(runtime.pipeline)
+        if queued:
+            _log.info("resumed %d unfinished generations", queued)
+        jobs = asyncio.create_task(job_loop(runtime, stop, job_interval_s), name="kiebot-worker")
+        if ready is not None and not ready.done():
+            ready.set_result(bound)
+        _log.info("worker started")
+        await stop.wait()
+        await asyncio.wait({jobs}, timeout=STOP_GRACE_S)
+        await _cancel(jobs)
 
 
 async def run_bot(
@@ -205,7 +234,7 @@ async def run_bot(
     jobs back, gives the lease up and never deletes the webhook.
     """
     settings = runtime.settings
-    readiness = Readiness()
+    readiness = Readiness(poll_quiet_limit_s=polling_timeout_s + POLL_GRACE_S)
     inbox = Inbox(runtime.bot, runtime.dispatcher, runtime.store, runtime.pipeline.clock)
     leadership = leadership or leadership_of(runtime)
     polls = settings.mode is Mode.POLLING
@@ -216,9 +245,18 @@ async def run_bot(
         async with asyncio.TaskGroup() as group:
             group.create_task(every(RECONCILE_EVERY, partial(reconcile, runtime)))
             group.create_task(every(PRUNE_EVERY, partial(prune, runtime, leadership)))
+            if runtime.watchdogs is not None:
+                for task in leader_tasks(runtime.watchdogs, leadership.fence):
+                    group.create_task(task)
             if polls:
+                readiness.polled()
                 group.create_task(
-                    poll_into_inbox(inbox, allowed_updates=allowed, timeout_s=polling_timeout_s)
+                    poll_into_inbox(
+                        inbox,
+                        allowed_updates=allowed,
+                        timeout_s=polling_timeout_s,
+                        on_poll=readiness.polled,
+                    )
                 )
 
     async with serve_http(
@@ -228,7 +266,7 @@ async def run_bot(
         updates = asyncio.create_task(
             inbox.run(stop, can_handle=partial(redis_ok, runtime)), name="kiebot-inbox"
         )
-        jobs = asyncio.create_task(job_loop(runtime, job_interval_s), name="kiebot-jobs")
+        jobs = asyncio.create_task(job_loop(runtime, stop, job_interval_s), name="kiebot-jobs")
         tried = asyncio.Event()
         leading = asyncio.create_task(
             lead(leadership, stop, singleton_work, readiness, tried), name="kiebot-lead"
@@ -247,7 +285,7 @@ async def run_bot(
         finally:
             readiness.handling = False
             stop.set()
-        await asyncio.wait({updates, leading}, timeout=STOP_GRACE_S)
+        await asyncio.wait({updates, jobs, leading}, timeout=STOP_GRACE_S)
         for task in (updates, jobs, leading, stopped):
             if not task.done():
                 task.cancel()

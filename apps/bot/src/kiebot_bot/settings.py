@@ -4,11 +4,14 @@ import enum
 import re
 from collections.abc import Mapping
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import attrs
 
+from kiebot_core.domain.breakers import BreakerSettings
+from kiebot_core.domain.credits import DEFAULT_ALERT_BELOW
 from kiebot_core.domain.errors import SettingsError
 from kiebot_core.domain.generation import Deadlines
 from kiebot_core.domain.payments import PaymentSettings
@@ -75,6 +78,14 @@ class BotSettings:
     free_tier: FreeTier = attrs.Factory(FreeTier)
     retention: Retention = attrs.Factory(Retention)
     """How long the leader keeps old events, processed updates and unpaid orders."""
+    breaker: BreakerSettings = attrs.Factory(BreakerSettings)
+    """When a model's burst of KIE failures switches it off (``KIEBOT_BREAKER_*``)."""
+    credits_alert: Decimal = DEFAULT_ALERT_BELOW
+    """KIE credits below which the admins are told (``KIEBOT_KIE_CREDITS_ALERT``)."""
+    credits_check: timedelta = timedelta(minutes=5)
+    """How often the leader checks the KIE credits (``KIEBOT_KIE_CREDITS_CHECK``)."""
+    broadcast_per_second: float = 25.0
+    """Broadcast messages a second at most (``KIEBOT_BROADCAST_PER_SECOND``)."""
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -128,6 +139,44 @@ def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelt
     if match is None or int(match.group(1)) == 0:
         raise SettingsError(name, f"expected a duration like 15m, 900s or 1h, got {raw!r}")
     return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+MAX_BROADCAST_PER_SECOND = 30
+"""Telegram's bulk-message limit: about 30 messages a second per bot."""
+
+
+def _credits_alert(env: Mapping[str, str]) -> Decimal:
+    raw = (env.get("KIEBOT_KIE_CREDITS_ALERT") or "").strip()
+    if not raw:
+        return DEFAULT_ALERT_BELOW
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise SettingsError(
+            "KIEBOT_KIE_CREDITS_ALERT", f"expected a number, got {raw!r}"
+        ) from None
+    if not value.is_finite() or value < 0:
+        raise SettingsError("KIEBOT_KIE_CREDITS_ALERT", "expected a number of credits, 0 or more")
+    return value
+
+
+def _breaker(env: Mapping[str, str]) -> BreakerSettings:
+    defaults = BreakerSettings()
+    return BreakerSettings(
+        failures=whole_number(env, "KIEBOT_BREAKER_FAILURES", defaults.failures, minimum=1),
+        window=_duration(env, "KIEBOT_BREAKER_WINDOW", defaults.window),
+        cooldown=_duration(env, "KIEBOT_BREAKER_COOLDOWN", defaults.cooldown),
+    )
+
+
+def _broadcast_rate(env: Mapping[str, str]) -> int:
+    rate = whole_number(env, "KIEBOT_BROADCAST_PER_SECOND", 25, minimum=1)
+    if rate > MAX_BROADCAST_PER_SECOND:
+        raise SettingsError(
+            "KIEBOT_BROADCAST_PER_SECOND",
+            f"must be at most {MAX_BROADCAST_PER_SECOND} (Telegram's limit for bulk messages)",
+        )
+    return rate
 
 
 def _admins(env: Mapping[str, str]) -> frozenset[int]:
@@ -222,4 +271,8 @@ def load_settings(env: Mapping[str, str], mode: Mode = Mode.POLLING) -> BotSetti
         admin_ids=_admins(env),
         free_tier=free_tier_from_env(env, load_registry(), prices),
         retention=retention_from_env(env),
+        breaker=_breaker(env),
+        credits_alert=_credits_alert(env),
+        credits_check=_duration(env, "KIEBOT_KIE_CREDITS_CHECK", timedelta(minutes=5)),
+        broadcast_per_second=_broadcast_rate(env),
     )

@@ -5,7 +5,6 @@ rate limits live in Redis; without it, both live in PostgreSQL.
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
@@ -20,6 +19,9 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.token import TokenValidationError
 from redis.asyncio import Redis
 
+from kiebot_bot.logs import CorrelatedDelivery
+from kiebot_bot.metrics import BotMetrics, UpdateMetricsMiddleware
+from kiebot_bot.operations import Watchdogs, compose_watchdogs
 from kiebot_bot.settings import BotSettings
 from kiebot_core.domain.catalog import Registry
 from kiebot_core.domain.errors import SettingsError
@@ -32,12 +34,13 @@ from kiebot_core.use_cases.catalog import LoadActiveRegistry
 from kiebot_core.use_cases.generation import Pipeline, PipelineSettings, RegistrySource
 from kiebot_kie.client import SharedCreateLimiter
 from kiebot_kie.embedded import open_kie_or_sandbox
+from kiebot_kie.gateway import KieGenerationGateway
 from kiebot_pg import migrate as pg_migrate
 from kiebot_pg.limits import PgRateLimiter
 from kiebot_pg.notify import CATALOG_CHANNEL, listen
 from kiebot_pg.pool import open_pool
 from kiebot_pg.uow import PgUnitOfWorkFactory
-from kiebot_redis.client import is_reachable, open_redis
+from kiebot_redis.client import PING_TIMEOUT_S, is_reachable, open_redis
 from kiebot_redis.errors import translated as translated_redis_errors
 from kiebot_redis.limits import RedisRateLimiter
 from kiebot_telegram.delivery import SessionFetcher, TelegramResultDelivery
@@ -51,8 +54,6 @@ REGISTRY_TTL_S = 5.0
 """How long the registry with the admins' switches is reused before it is read again."""
 FSM_PREFIX = "kiebot:fsm"
 """What the keys of FSM state in Redis start with."""
-REDIS_CHECK_TIMEOUT_S = 1.0
-"""How long :func:`redis_ok` waits for Redis to answer."""
 
 
 class MigrationsPendingError(RuntimeError):
@@ -68,16 +69,23 @@ class CachedRegistry:
     _value: Registry | None = None
     _read_at: float = 0.0
 
+    _generation: int = 0
+    """Counts invalidations: a read that one overtook is not kept."""
+
     async def __call__(self) -> Registry:
         """The current registry."""
         now = time.monotonic()
-        if self._value is None or now - self._read_at > self.ttl_s:
-            self._value = await self.source()
-            self._read_at = now
-        return self._value
+        if self._value is not None and now - self._read_at <= self.ttl_s:
+            return self._value
+        generation = self._generation
+        value = await self.source()
+        if generation == self._generation:
+            self._value, self._read_at = value, now
+        return value
 
     def invalidate(self, _: str = "") -> None:
         """Read the registry again on its next use (a switch changed somewhere)."""
+        self._generation += 1
         self._value = None
 
 
@@ -133,9 +141,13 @@ class BotRuntime:
     """The Redis client with ``REDIS_URL`` (FSM state, rate limits); None without."""
     pending_migrations: Callable[[], Awaitable[list[str]]] | None = None
     """The migrations the database still lacks; None when the store has no schema."""
+    watchdogs: Watchdogs | None = None
+    """The circuit breaker, the KIE credits watch and the broadcast sender."""
+    metrics: BotMetrics = attrs.field(factory=BotMetrics, repr=False)
+    """This process's Prometheus metrics (``/metrics``)."""
 
 
-async def redis_ok(runtime: BotRuntime, *, timeout_s: float = REDIS_CHECK_TIMEOUT_S) -> bool:
+async def redis_ok(runtime: BotRuntime, *, timeout_s: float = PING_TIMEOUT_S) -> bool:
     """True when Redis answers a PING within ``timeout_s``, or when Redis is not used.
 
     While it is False, updates cannot be handled (their FSM state and rate limits are in
@@ -173,6 +185,9 @@ def compose(
     """
     registry = CachedRegistry(LoadActiveRegistry(store, load_registry()))
     board = StatusBoard(bot, store, registry)
+    metrics = BotMetrics(mode=settings.mode.value)
+    if isinstance(gateway, KieGenerationGateway):
+        gateway.client.observe(metrics.kie_call)
     delivery = TelegramResultDelivery(
         bot,
         store,
@@ -181,13 +196,23 @@ def compose(
         board=board,
         send_by_url=not settings.use_sandbox,
     )
+    clock = clock or SystemClock()
+    watchdogs = compose_watchdogs(
+        settings,
+        store=store,
+        gateway=gateway,
+        bot=bot,
+        clock=clock,
+        catalog_changed=registry.invalidate,
+    )
     pipeline = Pipeline(
         uow=store,
         gateway=gateway,
-        delivery=delivery,
-        clock=clock or SystemClock(),
+        delivery=CorrelatedDelivery(delivery),
+        clock=clock,
         ids=ids or Uuid4Ids(),
         registry=registry,
+        on_failure=watchdogs.on_failure,
         settings=PipelineSettings(
             prices=settings.prices,
             deadlines=settings.deadlines,
@@ -204,17 +229,23 @@ def compose(
         admin_ids=settings.admin_ids,
         limiter=limiter,
         updates_per_minute=settings.updates_per_minute,
+        broadcast_per_second=settings.broadcast_per_second,
+        catalog_changed=registry.invalidate,
     )
     fsm_storage = redis_fsm_storage(redis, fsm_prefix) if redis is not None else None
     return BotRuntime(
         bot=bot,
-        dispatcher=build_dispatcher(services, storage=fsm_storage),
+        dispatcher=build_dispatcher(
+            services, storage=fsm_storage, outermost=[UpdateMetricsMiddleware(metrics)]
+        ),
         pipeline=pipeline,
         board=board,
         store=store,
         settings=settings,
         registry=registry,
         redis=redis,
+        metrics=metrics,
+        watchdogs=watchdogs,
     )
 
 
@@ -298,5 +329,4 @@ async def running(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.gather(task, return_exceptions=True)

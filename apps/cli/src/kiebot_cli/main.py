@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from kiebot_cli.commands import (
+    audit,
     generate,
     generations,
     models,
@@ -46,6 +47,7 @@ def make_app(*, interactive: bool | None = None) -> typer.Typer:
     app.command("credits")(guarded(operations.credits))
     app.command("history")(guarded(tasks.history))
     app.command("debug")(guarded(tasks.debug))
+    app.command("replay")(guarded(tasks.replay))
     app.add_typer(tasks.tasks_app, name="tasks")
     app.add_typer(operations.sandbox_app, name="sandbox")
     app.add_typer(operations.db_app, name="db")
@@ -53,6 +55,7 @@ def make_app(*, interactive: bool | None = None) -> typer.Typer:
     app.add_typer(payments.payments_app, name="payments")
     app.add_typer(promos.promo_app, name="promo")
     app.add_typer(generations.generations_app, name="generations")
+    app.command("audit")(guarded(audit.audit))
     return app
 
 

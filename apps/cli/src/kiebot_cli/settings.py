@@ -30,6 +30,12 @@ class CliSettings:
     """Any Bot API server (``TELEGRAM_API_BASE``); None: the public one."""
     retention: Retention = attrs.Factory(Retention)
     """How long ``kiebot db prune`` keeps old records (the bot's ``KIEBOT_*_RETENTION_DAYS``)."""
+    operator: str | None = None
+    """Who runs operator commands, for the audit trail (``KIEBOT_OPERATOR``; default the OS
+    user)."""
+    bot_uses_redis: bool = False
+    """``REDIS_URL`` is set: the bot keeps wizard state in Redis, which the CLI does not reach
+    (``kiebot users forget`` says what to delete there)."""
 
     @property
     def sqlite_path(self) -> Path:
@@ -50,7 +56,8 @@ class CliSettings:
 def load_settings(env: Mapping[str, str]) -> CliSettings:
     """Read ``KIEBOT_HOME``, ``DATABASE_URL``, ``KIE_API_KEY``, ``KIE_BASE_URL``,
     ``KIE_UPLOAD_BASE_URL``, the price settings, ``TELEGRAM_BOT_TOKEN``,
-    ``TELEGRAM_API_BASE`` and the retention; raises ``SettingsError`` on bad values.
+    ``TELEGRAM_API_BASE``, the retention, ``KIEBOT_OPERATOR`` and whether ``REDIS_URL`` is
+    set; raises ``SettingsError`` on bad values.
     """
     home = env.get("KIEBOT_HOME") or platformdirs.user_data_dir("kiebot", appauthor=False)
     return CliSettings(
@@ -63,4 +70,6 @@ def load_settings(env: Mapping[str, str]) -> CliSettings:
         telegram_bot_token=(env.get("TELEGRAM_BOT_TOKEN") or "").strip() or None,
         telegram_api_base=(env.get("TELEGRAM_API_BASE") or "").strip() or None,
         retention=retention_from_env(env),
+        operator=(env.get("KIEBOT_OPERATOR") or "").strip() or None,
+        bot_uses_redis=bool((env.get("REDIS_URL") or "").strip()),
     )

@@ -3,7 +3,6 @@ bot's Stars account for the operator commands."""
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 
 import attrs
@@ -11,6 +10,7 @@ import httpx
 
 from kiebot_cli.delivery import DiskDelivery
 from kiebot_cli.settings import CliSettings
+from kiebot_cli.store import LOCAL_CLAIM_TIMEOUT, open_bot_store, open_store
 from kiebot_core.domain.errors import SettingsError
 from kiebot_core.domain.registry import load_registry
 from kiebot_core.ports.generation import GenerationGateway
@@ -20,41 +20,16 @@ from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_core.use_cases.catalog import LoadActiveRegistry
 from kiebot_core.use_cases.generation import Pipeline, PipelineSettings
 from kiebot_kie.embedded import open_kie_or_sandbox
-from kiebot_pg import migrate as pg_migrate
-from kiebot_pg.pool import open_pool
-from kiebot_pg.uow import PgUnitOfWorkFactory
-from kiebot_sqlite import migrate as sqlite_migrate
-from kiebot_sqlite.uow import SqliteUnitOfWorkFactory
 
-LOCAL_CLAIM_TIMEOUT = timedelta(seconds=30)
-"""The local store has one user's processes: a killed run's claims come back quickly."""
-
-
-@asynccontextmanager
-async def open_store(settings: CliSettings) -> AsyncIterator[UnitOfWorkFactory]:
-    """PostgreSQL when ``DATABASE_URL`` is set, else SQLite under ``KIEBOT_HOME``; migrated."""
-    if settings.database_url:
-        await pg_migrate.migrate(settings.database_url)
-        async with open_pool(settings.database_url) as pool:
-            yield PgUnitOfWorkFactory(pool)
-        return
-    settings.home.mkdir(parents=True, exist_ok=True)
-    await sqlite_migrate.migrate(settings.sqlite_path)
-    yield SqliteUnitOfWorkFactory(settings.sqlite_path, claim_timeout=LOCAL_CLAIM_TIMEOUT)
-
-
-@asynccontextmanager
-async def open_bot_store(settings: CliSettings) -> AsyncIterator[UnitOfWorkFactory]:
-    """The bot's PostgreSQL store (``DATABASE_URL``), for operator commands; migrated.
-
-    Raises ``SettingsError`` without ``DATABASE_URL``: the local store is never the bot's.
-    """
-    if not settings.database_url:
-        raise SettingsError(
-            "DATABASE_URL", "is not set (operator commands use the bot's database)"
-        )
-    async with open_store(settings) as store:
-        yield store
+__all__ = [  # the store's openers live in kiebot_cli.store (light to import); kept here too
+    "LOCAL_CLAIM_TIMEOUT",
+    "Ports",
+    "open_bot_store",
+    "open_gateway",
+    "open_ports",
+    "open_stars_account",
+    "open_store",
+]
 
 
 @asynccontextmanager

@@ -167,6 +167,10 @@ class CreateRateLimiter:
                 await self.sleep(self._stamps[0] + self.window_s - now)
 
 
+FALLBACK_CREATES = 6
+"""Creates per 10 s one process allows itself while the shared count cannot be reached."""
+
+
 class CreateLimiter(Protocol):
     """What keeps creates under KIE's limit: ``acquire`` waits until one more may go."""
 
@@ -181,14 +185,17 @@ class SharedCreateLimiter:
 
     ``shared`` counts fixed windows of ``window`` allowing ``limit`` each; windows never
     overlap, so any 10 s see at most six of them: 18 creates, under KIE's 20. While the store
-    cannot be reached, this process's own ``local`` limiter decides.
+    cannot be reached, this process's own ``local`` limiter decides, at a third of the limit
+    (three processes stay under it together).
     """
 
     shared: RateLimiter
     limit: int = 3
     window: timedelta = timedelta(seconds=2)
     key: str = "kie:create"
-    local: CreateRateLimiter = attrs.field(factory=CreateRateLimiter)
+    local: CreateRateLimiter = attrs.field(
+        factory=lambda: CreateRateLimiter(limit=FALLBACK_CREATES)
+    )
     sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, repr=False)
 
     async def acquire(self) -> None:
@@ -202,6 +209,39 @@ class SharedCreateLimiter:
             if decision.allowed:
                 return
             await self.sleep(decision.retry_after.total_seconds())
+
+
+@attrs.frozen
+class CallRecord:
+    """One attempt of one KIE API call, as observers see it (no URL, key or body)."""
+
+    endpoint: str
+    """KIE's name of the endpoint: ``createTask``, ``recordInfo``, ``credit``..."""
+    code: str
+    """KIE's answer code (``"200"``, ``"402"``, ``"429"``...), ``http_<status>`` for an answer
+    without KIE's envelope, or ``timeout``, ``transport``, ``protocol``."""
+    seconds: float
+    """From sending the request to reading the answer."""
+
+
+CallObserver = Callable[[CallRecord], None]
+"""Told about every attempt (metrics); it must be quick and must not raise."""
+
+
+def _code_of(envelope: Envelope | None, failure: KieError | None) -> str:
+    match failure:
+        case KieApiError(code=code):
+            return str(code)
+        case KieHttpError(http_status=status):
+            return f"http_{status}"
+        case KieTimeoutError():
+            return "timeout"
+        case KieTransportError():
+            return "transport"
+        case KieProtocolError():
+            return "protocol"
+        case _:
+            return str(envelope.code) if envelope is not None else "unknown"
 
 
 @attrs.frozen
@@ -238,6 +278,12 @@ class KieClient:
     limiter: CreateLimiter = attrs.field(factory=CreateRateLimiter, repr=False)
     sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, repr=False)
     jitter: Callable[[], float] = attrs.field(default=_SYSTEM_RANDOM.random, repr=False)
+    observers: list[CallObserver] = attrs.field(factory=list, repr=False)
+    """Told about every attempt of every API call (``observe`` adds one)."""
+
+    def observe(self, observer: CallObserver) -> None:
+        """Tell ``observer`` about every attempt of every API call from now on."""
+        self.observers.append(observer)
 
     def _api(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -416,11 +462,14 @@ class KieClient:
             attempt += 1
             if call.is_create:
                 await self.limiter.acquire()
+            started = time.perf_counter()
             failure, response = await self._send(call)
+            envelope: Envelope | None = None
             if response is not None:
                 envelope, failure = self._read(call, response)
-                if envelope is not None:
-                    return envelope
+            self._notify(call, envelope, failure, time.perf_counter() - started)
+            if envelope is not None:
+                return envelope
             if failure is None:  # pragma: no cover - _send and _read always give one
                 raise AssertionError("no answer and no failure")
             if attempt >= self.retry.attempts or not self._may_retry(call, failure):
@@ -434,6 +483,18 @@ class KieClient:
                 delay,
             )
             await self.sleep(delay)
+
+    def _notify(
+        self, call: _Call, envelope: Envelope | None, failure: KieError | None, seconds: float
+    ) -> None:
+        if not self.observers:
+            return
+        record = CallRecord(call.endpoint, _code_of(envelope, failure), seconds)
+        for observer in self.observers:
+            try:
+                observer(record)
+            except Exception:  # noqa: BLE001  # an observer never breaks a KIE call
+                _log.exception("KIE call observer failed")
 
     async def _send(self, call: _Call) -> tuple[KieError | None, httpx.Response | None]:
         try:

@@ -84,7 +84,11 @@ def translate(error: KieError) -> ProviderError:
     """The core's ``ProviderError`` for a client error (details hold no secret and no URL)."""
     match error:
         case KieApiError(endpoint=endpoint, code=code, msg=msg):
-            return ProviderError(reason_for_code(code, msg), f"{endpoint}: code {code}: {msg}")
+            return ProviderError(
+                reason_for_code(code, msg),
+                f"{endpoint}: code {code}: {msg}",
+                provider_code=str(code),
+            )
         case KieTimeoutError(endpoint=endpoint, problem=problem, maybe_sent=maybe_sent):
             return ProviderError(
                 ReasonCode.PROVIDER_TIMEOUT, f"{endpoint}: {problem}", maybe_accepted=maybe_sent
@@ -104,7 +108,11 @@ def translate(error: KieError) -> ProviderError:
                 reason = ReasonCode.PROVIDER_UNAVAILABLE
             else:
                 reason = ReasonCode.PROVIDER_REJECTED
-            return ProviderError(reason, f"{endpoint}: HTTP {status} without KIE's envelope")
+            return ProviderError(
+                reason,
+                f"{endpoint}: HTTP {status} without KIE's envelope",
+                provider_code=f"HTTP {status}",
+            )
         case KieProtocolError(endpoint=endpoint, problems=problems):
             return ProviderError(
                 ReasonCode.PROVIDER_REJECTED,
@@ -254,6 +262,7 @@ def status_of(task_id: ProviderTaskId, info: RecordInfo) -> ProviderStatus:
                 state=state,
                 reason=reason_for_failure(info.fail_code, info.fail_msg),
                 detail=scrub(f"failCode {fail_code or '-'}: {info.fail_msg or ''}".strip()),
+                provider_code=fail_code,
                 credits_consumed=info.credits_consumed,
             )
         case ProviderState.SUCCEEDED:

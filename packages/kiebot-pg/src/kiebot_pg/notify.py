@@ -17,23 +17,24 @@ _log = logging.getLogger(__name__)
 
 CATALOG_CHANNEL = "kiebot_catalog"
 """Notified with a model id when its switch changes."""
-RECONNECT_S = 1.0
-"""How long to wait before listening again after the connection was lost."""
+RECONNECT_S = 2.0
+"""How long to wait before listening again after the connection was lost or refused."""
 
 
 async def listen(dsn: str, channel: str, on_notice: Callable[[str], None]) -> None:
     """Call ``on_notice`` with the payload of each notification on ``channel`` until cancelled.
 
-    The connection is re-opened whenever it is lost; ``on_notice("")`` is called each time
-    listening (re)starts, because anything may have changed while nobody listened.
+    The connection is re-opened whenever it is lost or refused (every ``RECONNECT_S``);
+    ``on_notice("")`` is called each time listening (re)starts, because anything may have
+    changed while nobody listened.
     """
     while True:
         try:
             await _listen_once(dsn, channel, on_notice)
-        except Exception as error:
-            if not is_connection_lost(error):
-                raise
-        _log.warning("not hearing %s; listening again in %s s", channel, RECONNECT_S)
+        except Exception as error:  # noqa: BLE001  # a refused login may be fixed meanwhile
+            level = logging.WARNING if is_connection_lost(error) else logging.ERROR
+            _log.log(level, "not hearing %s (%s)", channel, type(error).__name__)
+        _log.info("listening to %s again in %s s", channel, RECONNECT_S)
         await asyncio.sleep(RECONNECT_S)
 
 

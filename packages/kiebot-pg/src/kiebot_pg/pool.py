@@ -40,3 +40,8 @@ async def open_pool(
         yield pool
     finally:
         await pool.close()
+
+
+def affected_rows(status: str) -> int:
+    """The rows a statement changed, from asyncpg's command status (``"DELETE 3"``)."""
+    return int(status.rsplit(" ", 1)[-1])

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
+from kiebot_core.domain.audit import Actor, AuditAction, AuditEntry
 from kiebot_core.domain.catalog import JsonValue
 from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease, SentMessage
 from kiebot_core.domain.favorites import Favorite
@@ -57,6 +58,9 @@ def user_values(user: User) -> tuple[object, ...]:
         user.is_admin,
         user.is_banned,
         user.terms_version,
+        user.username,
+        user.last_seen_at,
+        user.ban_notice_sent,
     )
 
 
@@ -71,6 +75,9 @@ def user_from_row(row: asyncpg.Record) -> User:
         is_admin=row["is_admin"],
         is_banned=row["is_banned"],
         terms_version=row["terms_version"],
+        username=row["username"],
+        last_seen_at=row["last_seen_at"],
+        ban_notice_sent=row["ban_notice_sent"],
     )
 
 
@@ -276,6 +283,30 @@ def event_from_row(row: asyncpg.Record) -> Event:
         reason=None if reason is None else ReasonCode(reason),
         duration_ms=row["duration_ms"],
         payload=load_object(row["payload"]),
+    )
+
+
+def audit_values(entry: AuditEntry) -> tuple[object, ...]:
+    """Parameters for the ``audit_log`` columns after ``id``, in table order (``0010``)."""
+    return (
+        entry.at,
+        entry.actor,
+        entry.action.value,
+        entry.target,
+        entry.detail,
+        entry.reason,
+    )
+
+
+def audit_from_row(row: asyncpg.Record) -> AuditEntry:
+    """The audit entry stored in ``row``."""
+    return AuditEntry(
+        actor=Actor(row["actor"]),
+        action=AuditAction(row["action"]),
+        target=row["target"],
+        at=row["at"],
+        detail=row["detail"],
+        reason=row["reason"],
     )
 
 

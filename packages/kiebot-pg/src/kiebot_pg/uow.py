@@ -19,6 +19,8 @@ from kiebot_core.domain.jobs import CLAIM_TIMEOUT
 from kiebot_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from kiebot_pg.errors import is_connection_lost, translated
 from kiebot_pg.pool import PgConnection, PgPool
+from kiebot_pg.repositories.audit import PgAuditRepository
+from kiebot_pg.repositories.catalogs import PgCatalogRepository
 from kiebot_pg.repositories.conversations import PgConversationRepository
 from kiebot_pg.repositories.events import PgEventRepository
 from kiebot_pg.repositories.favorites import PgFavoriteRepository
@@ -27,8 +29,15 @@ from kiebot_pg.repositories.inbox import PgInboxRepository
 from kiebot_pg.repositories.jobs import PgJobRepository
 from kiebot_pg.repositories.leases import PgLeaseRepository
 from kiebot_pg.repositories.ledger import PgLedgerRepository
+from kiebot_pg.repositories.operations import (
+    PgAudienceRepository,
+    PgBroadcastRepository,
+    PgCircuitRepository,
+    PgCreditsRepository,
+)
 from kiebot_pg.repositories.orders import PgOrderRepository
 from kiebot_pg.repositories.payments import PgPaymentRepository
+from kiebot_pg.repositories.privacy import PgPrivacyRepository
 from kiebot_pg.repositories.promotions import (
     PgFreeRunRepository,
     PgPromoRepository,
@@ -130,6 +139,34 @@ class PgUnitOfWork(UnitOfWork):
     @property
     def reports(self) -> PgReportRepository:
         return PgReportRepository(self.connection)
+
+    @property
+    def audit(self) -> PgAuditRepository:
+        return PgAuditRepository(self.connection)
+
+    @property
+    def catalogs(self) -> PgCatalogRepository:
+        return PgCatalogRepository(self.connection)
+
+    @property
+    def privacy(self) -> PgPrivacyRepository:
+        return PgPrivacyRepository(self.connection)
+
+    @property
+    def audience(self) -> PgAudienceRepository:
+        return PgAudienceRepository(self.connection)
+
+    @property
+    def broadcasts(self) -> PgBroadcastRepository:
+        return PgBroadcastRepository(self.connection)
+
+    @property
+    def circuits(self) -> PgCircuitRepository:
+        return PgCircuitRepository(self.connection)
+
+    @property
+    def credits(self) -> PgCreditsRepository:
+        return PgCreditsRepository(self.connection)
 
     async def commit(self) -> None:
         connection = self.connection

@@ -11,6 +11,7 @@ from typing import TypeAlias
 import aiosqlite
 
 from kiebot_core.domain.errors import StorageUnavailableError, UnavailableWhen
+from kiebot_core.domain.privacy import fingerprint_of
 from kiebot_sqlite.errors import is_unavailable
 
 SqlitePath: TypeAlias = str | os.PathLike[str]
@@ -22,8 +23,16 @@ MINIMUM_SQLITE = (3, 37, 0)
 """STRICT tables need SQLite 3.37."""
 
 
+FINGERPRINT_FUNCTION = "kiebot_fingerprint"
+"""The SQL function the append-only triggers call (migration 0012): a user id's fingerprint."""
+
+
 def _probe(path: Path) -> None:
     sqlite3.connect(path).close()
+
+
+def _fingerprint(user_id: object) -> str | None:
+    return None if user_id is None else fingerprint_of(str(user_id))
 
 
 async def connect(path: SqlitePath, *, busy_timeout: timedelta) -> aiosqlite.Connection:
@@ -51,6 +60,7 @@ async def connect(path: SqlitePath, *, busy_timeout: timedelta) -> aiosqlite.Con
             f"PRAGMA busy_timeout = {int(busy_timeout.total_seconds() * 1000)}"
         )
         await connection.execute("PRAGMA foreign_keys = ON")
+        await connection.create_function(FINGERPRINT_FUNCTION, 1, _fingerprint, deterministic=True)
     except BaseException:
         await connection.close()
         raise

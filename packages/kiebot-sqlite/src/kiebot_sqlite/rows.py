@@ -17,6 +17,7 @@ import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from kiebot_core.domain.audit import Actor, AuditAction, AuditEntry
 from kiebot_core.domain.catalog import JsonValue
 from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease, SentMessage
 from kiebot_core.domain.favorites import Favorite
@@ -88,6 +89,9 @@ def user_values(user: User) -> tuple[object, ...]:
         user.is_admin,
         user.is_banned,
         user.terms_version,
+        user.username,
+        None if user.last_seen_at is None else timestamp(user.last_seen_at),
+        user.ban_notice_sent,
     )
 
 
@@ -102,6 +106,9 @@ def user_from_row(row: sqlite3.Row) -> User:
         is_admin=bool(row["is_admin"]),
         is_banned=bool(row["is_banned"]),
         terms_version=row["terms_version"],
+        username=row["username"],
+        last_seen_at=_optional_moment(row["last_seen_at"]),
+        ban_notice_sent=bool(row["ban_notice_sent"]),
     )
 
 
@@ -304,6 +311,30 @@ def event_from_row(row: sqlite3.Row) -> Event:
         reason=None if reason is None else ReasonCode(reason),
         duration_ms=row["duration_ms"],
         payload=load_object(row["payload"]),
+    )
+
+
+def audit_values(entry: AuditEntry) -> tuple[object, ...]:
+    """Parameters for the ``audit_log`` columns after ``id``, in table order (``0010``)."""
+    return (
+        timestamp(entry.at),
+        entry.actor,
+        entry.action.value,
+        entry.target,
+        entry.detail,
+        entry.reason,
+    )
+
+
+def audit_from_row(row: sqlite3.Row) -> AuditEntry:
+    """The audit entry stored in ``row``."""
+    return AuditEntry(
+        actor=Actor(row["actor"]),
+        action=AuditAction(row["action"]),
+        target=row["target"],
+        at=moment_from(row["at"]),
+        detail=row["detail"],
+        reason=row["reason"],
     )
 
 

@@ -22,6 +22,8 @@ from kiebot_core.ports.runtime import Clock, SystemClock
 from kiebot_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from kiebot_sqlite.connection import connect
 from kiebot_sqlite.errors import translated
+from kiebot_sqlite.repositories.audit import SqliteAuditRepository
+from kiebot_sqlite.repositories.catalogs import SqliteCatalogRepository
 from kiebot_sqlite.repositories.conversations import SqliteConversationRepository
 from kiebot_sqlite.repositories.events import SqliteEventRepository
 from kiebot_sqlite.repositories.favorites import SqliteFavoriteRepository
@@ -30,8 +32,15 @@ from kiebot_sqlite.repositories.inbox import SqliteInboxRepository
 from kiebot_sqlite.repositories.jobs import SqliteJobRepository
 from kiebot_sqlite.repositories.leases import SqliteLeaseRepository
 from kiebot_sqlite.repositories.ledger import SqliteLedgerRepository
+from kiebot_sqlite.repositories.operations import (
+    SqliteAudienceRepository,
+    SqliteBroadcastRepository,
+    SqliteCircuitRepository,
+    SqliteCreditsRepository,
+)
 from kiebot_sqlite.repositories.orders import SqliteOrderRepository
 from kiebot_sqlite.repositories.payments import SqlitePaymentRepository
+from kiebot_sqlite.repositories.privacy import SqlitePrivacyRepository
 from kiebot_sqlite.repositories.promotions import (
     SqliteFreeRunRepository,
     SqlitePromoRepository,
@@ -130,7 +139,35 @@ class SqliteUnitOfWork(UnitOfWork):
 
     @property
     def reports(self) -> SqliteReportRepository:
-        return SqliteReportRepository(self.connection)
+        return SqliteReportRepository(self.connection, self._clock)
+
+    @property
+    def audit(self) -> SqliteAuditRepository:
+        return SqliteAuditRepository(self.connection)
+
+    @property
+    def catalogs(self) -> SqliteCatalogRepository:
+        return SqliteCatalogRepository(self.connection)
+
+    @property
+    def privacy(self) -> SqlitePrivacyRepository:
+        return SqlitePrivacyRepository(self.connection)
+
+    @property
+    def audience(self) -> SqliteAudienceRepository:
+        return SqliteAudienceRepository(self.connection)
+
+    @property
+    def broadcasts(self) -> SqliteBroadcastRepository:
+        return SqliteBroadcastRepository(self.connection)
+
+    @property
+    def circuits(self) -> SqliteCircuitRepository:
+        return SqliteCircuitRepository(self.connection)
+
+    @property
+    def credits(self) -> SqliteCreditsRepository:
+        return SqliteCreditsRepository(self.connection)
 
     async def commit(self) -> None:
         connection = self.connection

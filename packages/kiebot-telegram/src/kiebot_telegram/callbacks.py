@@ -14,6 +14,8 @@ screen is recognized as stale instead of acting on the current step.
     f       act, id, page                    a favorite: run it, delete it (page: of the list)
     l       lang                             switch the language
     p       act, arg                         payments: top up, a package, accept terms, refund
+    d       act                              /privacy: the user's data, export, delete
+    a       act, arg, page, on               /admin (admins only): stats, users, models, audit
 """
 
 import enum
@@ -223,3 +225,58 @@ class Pay(CallbackData, prefix="p"):
 
     act: PayAct
     arg: str = ""
+
+
+class AdmAct(enum.StrEnum):
+    """What an /admin button does (the router checks that an admin pressed it)."""
+
+    HOME = "h"
+    """The admin screen."""
+    STATS = "s"
+    """Statistics of the last ``arg`` UTC days."""
+    USERS = "u"
+    """Ask for a user id or @username."""
+    USER = "c"
+    """The card of user ``arg``."""
+    GRANT = "g"
+    """Grant Stars to user ``arg`` (asks how many, then why)."""
+    BAN = "b"
+    """Ban user ``arg`` (asks why)."""
+    UNBAN = "ub"
+    """Unban user ``arg`` (asks why)."""
+    MODELS = "m"
+    """The model switches, page ``page``."""
+    SWITCH = "t"
+    """Switch the model with the reference ``arg`` on (``on``) or off; back to page ``page``."""
+    AUDIT = "a"
+    """The audit trail, page ``page``."""
+    BROADCAST = "bc"
+    """Start a new broadcast (``kiebot_telegram.routers.broadcasts``)."""
+
+
+class Adm(CallbackData, prefix="a"):
+    """An /admin action."""
+
+    act: AdmAct
+    arg: str = ""
+    page: int = 0
+    on: bool = False
+
+
+class PrivacyAct(enum.StrEnum):
+    """What a /privacy button does (always about the user who pressed it)."""
+
+    SHOW = "s"
+    """The screen: what is stored, Export, Delete."""
+    EXPORT = "e"
+    """Send the export as a JSON file."""
+    DELETE = "d"
+    """Ask to confirm the deletion."""
+    DELETE_CONFIRMED = "y"
+    """Delete (forget) the user."""
+
+
+class Priv(CallbackData, prefix="d"):
+    """A /privacy action."""
+
+    act: PrivacyAct

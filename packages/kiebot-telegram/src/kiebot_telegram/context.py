@@ -23,6 +23,8 @@ class Context:
     is_new_user: bool = False
     referral_refused: Rejected | None = None
     """Why the invitation link this new user came through was not counted, if it was not."""
+    welcome_granted: int = 0
+    """The welcome gift given on this contact (none for a person who deleted their data)."""
 
     @property
     def language(self) -> Language:

@@ -7,6 +7,10 @@
     photo > 10 MB        uploaded as a document
     video/audio ≤ 50 MB  uploaded as video / audio
     anything > 50 MB     a message with the link
+    refused as too large a message with the link (Telegram's 413 despite the size check)
+
+Falling back to a document or a link is recorded as an event of the generation's chain
+(``delivery.document``, ``delivery.link``), so ``/debug`` can say why a result looks as it does.
 
 What went where is returned as ``<kind>:<file_id>`` references, so history re-sends a result
 by ``file_id`` long after the provider's URL expired.
@@ -22,14 +26,16 @@ from urllib.parse import urlsplit
 
 import attrs
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramEntityTooLarge
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 
-from kiebot_core.domain.catalog import ResultKind
+from kiebot_core.domain.catalog import JsonValue, ResultKind
 from kiebot_core.domain.errors import DeliveryError
 from kiebot_core.domain.generation import Generation, GenerationState
+from kiebot_core.domain.telemetry import Event, EventKind, safe_text
 from kiebot_core.domain.texts import Language
 from kiebot_core.ports.delivery import ResultDelivery
+from kiebot_core.ports.runtime import Clock, SystemClock
 from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_core.use_cases.generation import MAX_REFUND_REASON, RegistrySource
 from kiebot_telegram.formatting import MAX_TEXT, clip, escape
@@ -239,6 +245,7 @@ class TelegramResultDelivery(ResultDelivery):
         *,
         board: StatusBoard | None = None,
         send_by_url: bool = False,
+        clock: Clock | None = None,
     ) -> None:
         """Deliver with ``bot``; ``send_by_url`` first lets Telegram fetch the provider's URL.
 
@@ -250,6 +257,24 @@ class TelegramResultDelivery(ResultDelivery):
         self._fetcher = fetcher
         self._board = board
         self._send_by_url = send_by_url
+        self._clock: Clock = clock or SystemClock()
+
+    async def _record(self, generation: Generation, kind: str, **payload: JsonValue) -> None:
+        """Add a delivery step to the generation's chain (never fails the delivery)."""
+        event = Event(
+            correlation_id=generation.correlation_id,
+            kind=kind,
+            at=self._clock.now(),
+            user_id=generation.user_id,
+            generation_id=generation.id,
+            payload=payload,
+        )
+        try:
+            async with self._store() as uow:
+                await uow.events.append(event)
+                await uow.commit()
+        except Exception as error:  # noqa: BLE001  # telemetry never fails a delivery
+            _log.warning("delivery event of %s not stored: %r", generation.id, error)
 
     async def _target(self, generation: Generation) -> _Target:
         async with self._store() as uow:
@@ -320,6 +345,7 @@ class TelegramResultDelivery(ResultDelivery):
             last = index == len(urls) - 1
             refs.append(
                 await self._send_one(
+                    generation,
                     target,
                     url,
                     caption if last else None,
@@ -339,6 +365,7 @@ class TelegramResultDelivery(ResultDelivery):
 
     async def _send_one(
         self,
+        generation: Generation,
         target: _Target,
         url: str,
         caption: str | None,
@@ -357,9 +384,14 @@ class TelegramResultDelivery(ResultDelivery):
         try:
             data = await self._fetcher.fetch(url, max_bytes=MAX_UPLOAD_BYTES)
         except ResultTooLargeError:
-            text = too_large_text(target.language, url)
-            message = await self._bot.send_message(target.chat_id, text, reply_markup=markup)
-            return f"{LINK}:{message.message_id}"
+            await self._record(
+                generation,
+                EventKind.DELIVERY_LINK,
+                media=media,
+                cause="size",
+                limit_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+            )
+            return await self._send_link(target, url, markup)
         if media == PHOTO and len(data) > MAX_PHOTO_UPLOAD_BYTES:
             media = DOCUMENT
         upload = BufferedInputFile(data, filename=_file_name(url, media))
@@ -367,11 +399,34 @@ class TelegramResultDelivery(ResultDelivery):
             message = await send_media(
                 self._bot, media, target.chat_id, upload, caption=caption, markup=markup
             )
+        except TelegramEntityTooLarge as error:
+            _log.info("Telegram refused the %s as too large (%s); sending a link", media, error)
+            await self._record(
+                generation,
+                EventKind.DELIVERY_LINK,
+                media=media,
+                cause="refused",
+                error=safe_text(error.message),
+            )
+            return await self._send_link(target, url, markup)
         except TelegramBadRequest as error:
             if media != PHOTO:
                 raise
             _log.info("photo refused (%s); sending it as a document", error.message)
+            await self._record(
+                generation,
+                EventKind.DELIVERY_DOCUMENT,
+                media=media,
+                error=safe_text(error.message),
+            )
             message = await send_media(
                 self._bot, DOCUMENT, target.chat_id, upload, caption=caption, markup=markup
             )
         return file_ref(media, message)
+
+    async def _send_link(
+        self, target: _Target, url: str, markup: InlineKeyboardMarkup | None
+    ) -> str:
+        text = too_large_text(target.language, url)
+        message = await self._bot.send_message(target.chat_id, text, reply_markup=markup)
+        return f"{LINK}:{message.message_id}"

@@ -1,8 +1,9 @@
 """Assembling the Telegram side: the bot's session, the dispatcher, the command menu."""
 
+from collections.abc import Sequence
 from typing import Any
 
-from aiogram import Bot, Dispatcher, methods
+from aiogram import BaseMiddleware, Bot, Dispatcher, methods
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
@@ -21,19 +22,24 @@ from kiebot_telegram.middlewares import (
     install_session_middlewares,
 )
 from kiebot_telegram.routers import (
+    admin,
+    broadcasts,
     catalog,
+    debug,
     errors,
     fallback,
     favorites,
     generation,
     history,
     payments,
+    privacy,
     promotions,
     start,
     wizard,
 )
 from kiebot_telegram.services import BotServices
 from kiebot_telegram.storage import ConversationStorage
+from kiebot_telegram.telemetry import UpdateEventMiddleware
 from kiebot_telegram.texts import Msg, t
 
 COMMANDS = (
@@ -47,6 +53,7 @@ COMMANDS = (
     ("paysupport", Msg.CMD_PAYSUPPORT),
     ("promo", Msg.CMD_PROMO),
     ("referral", Msg.CMD_REFERRAL),
+    ("privacy", Msg.CMD_PRIVACY),
 )
 
 
@@ -112,8 +119,11 @@ def build_dispatcher(
     *,
     storage: BaseStorage | None = None,
     isolation: BaseEventIsolation | None = None,
+    outermost: Sequence[BaseMiddleware] = (),
 ) -> Dispatcher:
     """The dispatcher with every router and middleware; handlers get ``services`` by name.
+
+    ``outermost`` update middlewares run before kiebot's own (the shell's metrics).
 
     FSM state goes to ``storage`` (by default the conversations of ``services.store``, so it
     survives restarts). With ``services.limiter``, each user's updates are rate-limited first
@@ -129,12 +139,15 @@ def build_dispatcher(
         storage=fsm.storage, events_isolation=fsm.events_isolation, disable_fsm=True
     )
     dispatcher.fsm = fsm
+    for middleware in outermost:
+        dispatcher.update.outer_middleware(middleware)
     if services.limiter is not None:
         # Before the FSM: an update over the limit takes neither the chat's lock nor its state.
         dispatcher.update.outer_middleware(RateLimitMiddleware(services))
     dispatcher.update.outer_middleware(fsm)
     dispatcher["services"] = services
     dispatcher.update.outer_middleware(CorrelationMiddleware(services))
+    dispatcher.update.outer_middleware(UpdateEventMiddleware(services))
     dispatcher.update.outer_middleware(NoSilenceMiddleware())
     dispatcher.update.outer_middleware(UserMiddleware(services))
     # Order matters: every command (history's too) is matched before a wizard step takes
@@ -144,9 +157,13 @@ def build_dispatcher(
             module.make_router()
             for module in (
                 errors,
+                admin,
+                broadcasts,
                 payments,
                 promotions,
                 history,
+                debug,
+                privacy,
                 start,
                 catalog,
                 wizard,

@@ -7,7 +7,8 @@ waiting behind a chat's other updates. ``Inbox.run`` claims the updates due (the
 hands out one update per chat at a time), feeds them to the dispatcher and renews the claims it
 holds, so a dead instance's updates go to another within ``CLAIM_LEASE``; an update that keeps
 failing is parked after ``MAX_ATTEMPTS`` with its reason and the user gets one apology, so the
-chat moves on.
+chat moves on. An update with which its sender deleted their data is erased when done
+(``kiebot_telegram.forgetting``).
 """
 
 import asyncio
@@ -26,6 +27,7 @@ from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.ports.runtime import Clock
 from kiebot_core.ports.storage import UnitOfWorkFactory
+from kiebot_telegram.forgetting import update_marks
 from kiebot_telegram.journal import journaled
 from kiebot_telegram.progress import user_language
 
@@ -117,8 +119,8 @@ class Inbox:
         if not stored:
             return False
         if fast:
-            try:
-                await self.dispatcher.feed_raw_update(self.bot, dict(payload))
+            try:  # shielded: a poller that stops (a leader stepping down) still answers it
+                await asyncio.shield(self.dispatcher.feed_raw_update(self.bot, dict(payload)))
             except Exception:  # noqa: BLE001  # a fast-path failure is logged, never re-sent
                 _log.exception("update %s failed on the fast path", update.update_id)
         else:
@@ -139,7 +141,7 @@ class Inbox:
 
     async def _handle(self, update: InboxUpdate) -> None:
         try:
-            with journaled(self.store, update):
+            with update_marks() as marks, journaled(self.store, update):
                 await self.dispatcher.feed_raw_update(self.bot, dict(update.payload))
         except asyncio.CancelledError:  # stopping: another instance takes it over at once
             await asyncio.shield(self._release(update))
@@ -150,6 +152,8 @@ class Inbox:
             return
         async with self.store() as uow:
             await uow.inbox.done(update.bot_id, update.update_id)
+            if marks.forgotten:  # its sender deleted their data with it
+                await uow.privacy.erase_update(update.bot_id, update.update_id)
             await uow.commit()
 
     async def _release(self, update: InboxUpdate) -> None:

@@ -88,6 +88,8 @@ class JournalScope:
     store: UnitOfWorkFactory
     bot_id: int
     update_id: int
+    attempt: int = 1
+    """Which handling of the update this is (a retry after a crash or a failure is 2 or more)."""
     calls: int = 0
 
 
@@ -106,7 +108,7 @@ def journaled(store: UnitOfWorkFactory, update: InboxUpdate) -> Iterator[Journal
     Each run of the block numbers the calls from 1 again, so a retry meets the calls of the
     run before it in the same order.
     """
-    scope = JournalScope(store, update.bot_id, update.update_id)
+    scope = JournalScope(store, update.bot_id, update.update_id, attempt=max(update.attempts, 1))
     token = _scope.set(scope)
     try:
         yield scope

@@ -37,13 +37,15 @@ from kiebot_core.domain.ids import CorrelationId, UserId
 from kiebot_core.domain.limits import USER_UPDATES_WINDOW, RateDecision
 from kiebot_core.domain.promotions import parse_referral_code
 from kiebot_core.domain.reasons import ReasonCode, reason_text
-from kiebot_core.domain.texts import Language, language_for
+from kiebot_core.domain.texts import language_for
 from kiebot_core.domain.users import User
+from kiebot_core.use_cases.admin import ban_notice_sent
 from kiebot_core.use_cases.promotions import register_user
 from kiebot_telegram.context import Context
 from kiebot_telegram.formatting import MAX_CALLBACK_ANSWER, clip, plain
-from kiebot_telegram.journal import JournalMiddleware
+from kiebot_telegram.journal import JournalMiddleware, current_scope
 from kiebot_telegram.services import BotServices
+from kiebot_telegram.telemetry import ScreenRecorder
 from kiebot_telegram.texts import Msg, t
 
 _log = logging.getLogger(__name__)
@@ -73,6 +75,8 @@ class UpdateTrace:
 
     calls: int = 0
     callback_answered: bool = False
+    silent: bool = False
+    """True when the update is ignored on purpose (a banned user's): no menu hint either."""
 
 
 _trace: ContextVar[UpdateTrace | None] = ContextVar("kiebot_update_trace", default=None)
@@ -125,6 +129,12 @@ def is_money(event: TelegramObject) -> bool:
     )
 
 
+def _is_retry() -> bool:
+    """True while an inbox update is handled again (after a crash or a failure)."""
+    scope = current_scope()
+    return scope is not None and scope.attempt > 1
+
+
 class RateLimitMiddleware(BaseMiddleware):
     """At most ``services.updates_per_minute`` updates of each user are handled per minute.
 
@@ -132,8 +142,9 @@ class RateLimitMiddleware(BaseMiddleware):
     limit is not handled: the first one in a window gets one message saying how many seconds
     to wait, later ones get nothing, and every callback query over the limit is answered with
     that text so its button stops spinning. Payments pass uncounted (:func:`is_money`), as do
-    updates without a human sender. A limiter that cannot be reached raises
-    ``StorageUnavailableError`` (the error boundary answers; the inbox retries the update).
+    updates without a human sender and retries of an inbox update (counted the first time). A
+    limiter that cannot be reached raises ``StorageUnavailableError`` (the inbox retries the
+    update).
     """
 
     def __init__(self, services: BotServices) -> None:
@@ -146,10 +157,10 @@ class RateLimitMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         """Run the handler when the sender is within the limit; refuse the update otherwise."""
         sender: TelegramUser | None = data.get("event_from_user")
-        if sender is None or sender.is_bot or is_money(event):
+        if sender is None or sender.is_bot or is_money(event) or _is_retry():
             return await handler(event, data)
         decision = await self._limiter.hit(
-            f"updates:{sender.id}",
+            f"updates:{data['bot'].id}:{sender.id}",
             limit=self._services.updates_per_minute,
             window=USER_UPDATES_WINDOW,
         )
@@ -166,7 +177,14 @@ class RateLimitMiddleware(BaseMiddleware):
         callback, message = update.callback_query, update.message
         if callback is None and (message is None or not decision.is_first_refusal):
             return
-        text = t(await self._language(sender), Msg.RATE_LIMITED, seconds=decision.retry_after_s)
+        stored = await self._stored(sender)
+        if stored is not None and stored.is_banned:
+            # A banned user was told once (UserMiddleware); the limit adds nothing.
+            if callback is not None:
+                await bot.answer_callback_query(callback.id)
+            return
+        language = stored.language if stored is not None else language_for(sender.language_code)
+        text = t(language, Msg.RATE_LIMITED, seconds=decision.retry_after_s)
         if callback is not None:
             await bot.answer_callback_query(
                 callback.id, text=clip(plain(text), MAX_CALLBACK_ANSWER)
@@ -174,10 +192,9 @@ class RateLimitMiddleware(BaseMiddleware):
         elif message is not None:
             await bot.send_message(message.chat.id, text)
 
-    async def _language(self, sender: TelegramUser) -> Language:
+    async def _stored(self, sender: TelegramUser) -> User | None:
         async with self._services.store() as uow:
-            user = await uow.users.get(UserId(sender.id))
-        return user.language if user is not None else language_for(sender.language_code)
+            return await uow.users.get(UserId(sender.id))
 
 
 class NoSilenceMiddleware(BaseMiddleware):
@@ -208,7 +225,7 @@ async def _ensure_answer(update: Update, data: dict[str, Any], trace: UpdateTrac
     if update.callback_query is not None and not trace.callback_answered:
         _log.warning("callback %s left unanswered; answering it", update.callback_query.data)
         await bot.answer_callback_query(update.callback_query.id)
-    elif update.message is not None and trace.calls == 0:
+    elif update.message is not None and trace.calls == 0 and not trace.silent:
         _log.warning("message left without a reply; sending the menu hint")
         await bot.send_message(update.message.chat.id, t(language, Msg.HINT_MENU))
 
@@ -216,8 +233,11 @@ async def _ensure_answer(update: Update, data: dict[str, Any], trace: UpdateTrac
 class UserMiddleware(BaseMiddleware):
     """Registers the sender and puts ``user`` and ``ctx`` into the handler data.
 
-    A new user gets the language Telegram reports and the welcome grant; a banned user gets
-    only the ban text. A ``pre_checkout_query`` passes straight through (the fast path).
+    A new user gets the language Telegram reports and the welcome grant; every contact records
+    the user's @username. A banned user gets the ban text once (a message, or an alert for a
+    button), then nothing at all: later updates are ignored, their buttons answered silently.
+    Their payments still go through (money is never dropped). A ``pre_checkout_query`` passes
+    straight through (the fast path).
     """
 
     def __init__(self, services: BotServices) -> None:
@@ -237,6 +257,7 @@ class UserMiddleware(BaseMiddleware):
             language_for(sender.language_code),
             welcome_stars=services.welcome_stars,
             invited_by=_invited_by(event),
+            username=sender.username,
         )
         user = registration.user
         data["user"] = user
@@ -248,20 +269,37 @@ class UserMiddleware(BaseMiddleware):
             correlation_id=data.get("correlation_id", CorrelationId("-")),
             is_new_user=registration.is_new,
             referral_refused=registration.referral_refused,
+            welcome_granted=registration.welcomed,
         )
-        if user.is_banned:
-            await _refuse_banned(event, data, user)
+        if user.is_banned and not is_money(event):
+            await _refuse_banned(event, data, user, services)
             return None
         return await handler(event, data)
 
 
-async def _refuse_banned(event: TelegramObject, data: dict[str, Any], user: User) -> None:
+async def _refuse_banned(
+    event: TelegramObject, data: dict[str, Any], user: User, services: BotServices
+) -> None:
+    """The ban text the first time (then remembered), silence after."""
+    if not isinstance(event, Update):
+        return
     bot: Bot = data["bot"]
+    callback, message = event.callback_query, event.message
+    trace: UpdateTrace | None = data.get("trace")
+    if trace is not None:
+        trace.silent = True
+    if user.ban_notice_sent:
+        if callback is not None:
+            await bot.answer_callback_query(callback.id)
+        return
     text = reason_text(ReasonCode.BANNED, user.language)
-    if isinstance(event, Update) and event.callback_query is not None:
-        await bot.answer_callback_query(event.callback_query.id, text=text, show_alert=True)
-    elif isinstance(event, Update) and event.message is not None:
-        await bot.send_message(event.message.chat.id, text)
+    if callback is not None:
+        await bot.answer_callback_query(callback.id, text=text, show_alert=True)
+    elif message is not None:
+        await bot.send_message(message.chat.id, text)
+    else:
+        return
+    await ban_notice_sent(services.store, user.id)
 
 
 def _invited_by(event: TelegramObject) -> UserId | None:
@@ -324,11 +362,12 @@ class TraceMiddleware(BaseRequestMiddleware):
 
 
 def install_session_middlewares(bot: Bot) -> None:
-    """Put the trace, journal and retry middlewares on ``bot``'s session (once per bot).
+    """Put the screen, trace, journal and retry middlewares on ``bot``'s session (once per bot).
 
-    Outermost first: the trace counts calls the journal answers too, and the journal numbers
-    a call once however many attempts the retries take.
+    Outermost first: the screens and the trace see calls the journal answers too, and the
+    journal numbers a call once however many attempts the retries take.
     """
+    bot.session.middleware(ScreenRecorder())
     bot.session.middleware(TraceMiddleware())
     bot.session.middleware(JournalMiddleware())
     bot.session.middleware(RetryAfterMiddleware())

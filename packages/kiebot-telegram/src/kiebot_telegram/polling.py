@@ -7,7 +7,7 @@ batch again (the inbox drops the ones it already has). Only the leader polls.
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiogram.exceptions import TelegramConflictError, TelegramRetryAfter
 from aiogram.methods import GetUpdates
@@ -23,9 +23,16 @@ BACKOFF = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1)
 
 
 async def poll_into_inbox(
-    inbox: Inbox, *, allowed_updates: Sequence[str], timeout_s: int = 10
+    inbox: Inbox,
+    *,
+    allowed_updates: Sequence[str],
+    timeout_s: int = 10,
+    on_poll: Callable[[], None] | None = None,
 ) -> None:
-    """Fetch updates and store them in ``inbox`` until cancelled; failures are waited out."""
+    """Fetch updates and store them in ``inbox`` until cancelled; failures are waited out.
+
+    ``on_poll`` is called after each batch (empty or not) is fetched and stored.
+    """
     bot = inbox.bot
     request_timeout = int((bot.session.timeout or 0) + timeout_s)
     backoff = Backoff(config=BACKOFF)
@@ -55,5 +62,7 @@ async def poll_into_inbox(
             await backoff.asleep()
             continue
         backoff.reset()
+        if on_poll is not None:
+            on_poll()
         if updates:
             offset = updates[-1].update_id + 1

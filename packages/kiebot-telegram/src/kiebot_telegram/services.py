@@ -1,5 +1,7 @@
 """What the handlers work with: the store, the pipeline and the operator's bot settings."""
 
+from collections.abc import Callable
+
 import attrs
 
 from kiebot_core.domain.catalog import ModelSpec, Registry
@@ -36,6 +38,11 @@ class BotServices:
     """Counts each user's updates, shared by every instance (None: updates are not limited)."""
     updates_per_minute: int = 60
     """Updates of one user handled per minute (``KIEBOT_USER_UPDATES_PER_MINUTE``)."""
+    broadcast_per_second: float = 25.0
+    """Broadcast messages sent a second at most (``KIEBOT_BROADCAST_PER_SECOND``)."""
+    catalog_changed: Callable[[], None] | None = None
+    """Called after an admin switched a model here: this instance reads the registry again at
+    once (the store tells the other instances)."""
 
     @property
     def store(self) -> UnitOfWorkFactory:

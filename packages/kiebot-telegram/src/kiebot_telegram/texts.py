@@ -219,6 +219,149 @@ class Msg(enum.StrEnum):
     FREE_RETURNED = "free_returned"
     BALANCE_FREE = "balance_free"
     PAID_RETURN = "paid_return"
+    # /admin (ADMIN_IDS only)
+    ADMIN_HOME = "admin_home"
+    BTN_ADMIN_STATS = "btn_admin_stats"
+    BTN_ADMIN_USERS = "btn_admin_users"
+    BTN_ADMIN_MODELS = "btn_admin_models"
+    BTN_ADMIN_AUDIT = "btn_admin_audit"
+    BTN_ADMIN_HOME = "btn_admin_home"
+    BTN_PERIOD_TODAY = "btn_period_today"
+    BTN_PERIOD_DAYS = "btn_period_days"
+    STATS_TITLE = "stats_title"
+    STATS_PERIOD_TODAY = "stats_period_today"
+    STATS_PERIOD_DAYS = "stats_period_days"
+    STATS_USERS = "stats_users"
+    STATS_FUNNEL = "stats_funnel"
+    STATS_RUNS = "stats_runs"
+    STATS_MONEY = "stats_money"
+    STATS_KIE = "stats_kie"
+    STATS_MODELS = "stats_models"
+    STATS_MODEL = "stats_model"
+    STATS_MORE = "stats_more"
+    STATS_NO_RUNS = "stats_no_runs"
+    DURATION_S = "duration_s"
+    DURATION_M = "duration_m"
+    ADMIN_LOOKUP = "admin_lookup"
+    ADMIN_LOOKUP_MALFORMED = "admin_lookup_malformed"
+    ADMIN_NOT_FOUND = "admin_not_found"
+    ADMIN_USER = "admin_user"
+    ADMIN_USER_SEEN = "admin_user_seen"
+    ADMIN_USER_NEVER = "admin_user_never"
+    ADMIN_USER_BANNED = "admin_user_banned"
+    ADMIN_USER_IS_ADMIN = "admin_user_is_admin"
+    ADMIN_USER_BALANCE = "admin_user_balance"
+    ADMIN_USER_RUNS = "admin_user_runs"
+    ADMIN_USER_RUN = "admin_user_run"
+    BTN_ADMIN_GRANT = "btn_admin_grant"
+    BTN_ADMIN_BAN = "btn_admin_ban"
+    BTN_ADMIN_UNBAN = "btn_admin_unban"
+    BTN_ADMIN_OTHER_USER = "btn_admin_other_user"
+    ADMIN_GRANT_AMOUNT = "admin_grant_amount"
+    ADMIN_GRANT_BAD_AMOUNT = "admin_grant_bad_amount"
+    ADMIN_GRANT_REASON = "admin_grant_reason"
+    ADMIN_BAN_REASON = "admin_ban_reason"
+    ADMIN_UNBAN_REASON = "admin_unban_reason"
+    ADMIN_REASON_BAD = "admin_reason_bad"
+    ADMIN_SEND_TEXT = "admin_send_text"
+    ADMIN_GRANTED = "admin_granted"
+    ADMIN_GRANTED_ALREADY = "admin_granted_already"
+    ADMIN_BANNED = "admin_banned"
+    ADMIN_UNBANNED = "admin_unbanned"
+    ADMIN_BAN_UNCHANGED = "admin_ban_unchanged"
+    ADMIN_CANNOT_BAN_ADMIN = "admin_cannot_ban_admin"
+    ADMIN_MODELS = "admin_models"
+    BTN_MODEL_ON = "btn_model_on"
+    BTN_MODEL_OFF = "btn_model_off"
+    BTN_MODEL_BROKEN = "btn_model_broken"
+    TOAST_MODEL_ON = "toast_model_on"
+    TOAST_MODEL_OFF = "toast_model_off"
+    ADMIN_AUDIT = "admin_audit"
+    ADMIN_AUDIT_EMPTY = "admin_audit_empty"
+    ADMIN_AUDIT_ITEM = "admin_audit_item"
+    ADMIN_ACTOR = "admin_actor"
+    AUDIT_GRANT = "audit_grant"
+    AUDIT_GENERATION_REFUND = "audit_generation_refund"
+    AUDIT_PAYMENT_REFUND = "audit_payment_refund"
+    AUDIT_PROMO_CREATE = "audit_promo_create"
+    AUDIT_BAN = "audit_ban"
+    AUDIT_UNBAN = "audit_unban"
+    AUDIT_MODEL_DISABLE = "audit_model_disable"
+    AUDIT_MODEL_ENABLE = "audit_model_enable"
+    AUDIT_BROADCAST = "audit_broadcast"
+    AUDIT_PRICE_OVERRIDE = "audit_price_override"
+    # /debug (admins)
+    DEBUG_USAGE = "debug_usage"
+    DEBUG_NOTHING = "debug_nothing"
+    DEBUG_TITLE = "debug_title"
+    DEBUG_GENERATION = "debug_generation"
+    DEBUG_IDS = "debug_ids"
+    DEBUG_DIAGNOSIS = "debug_diagnosis"
+    DEBUG_REASON = "debug_reason"
+    DEBUG_ALERT = "debug_alert"
+    DEBUG_LEDGER = "debug_ledger"
+    DEBUG_COUNTS = "debug_counts"
+    DEBUG_RECENT = "debug_recent"
+    DEBUG_ALSO = "debug_also"
+    DEBUG_MORE = "debug_more"
+    # broadcasts, for admins
+    BC_ASK_TEXT = "bc_ask_text"
+    BC_TEXT_ONLY = "bc_text_only"
+    BC_ASK_BUTTON = "bc_ask_button"
+    BC_BAD_BUTTON = "bc_bad_button"
+    BTN_BC_NO_BUTTON = "btn_bc_no_button"
+    BC_AUDIENCE = "bc_audience"
+    BC_ANY_LANGUAGE = "bc_any_language"
+    BC_LANGUAGE_RU = "bc_language_ru"
+    BC_LANGUAGE_EN = "bc_language_en"
+    BC_ACTIVE_ANY = "bc_active_any"
+    BC_ACTIVE_DAYS = "bc_active_days"
+    BC_PAID_ANY = "bc_paid_any"
+    BC_PAID_YES = "bc_paid_yes"
+    BC_PAID_NO = "bc_paid_no"
+    BTN_BC_LANG_ALL = "btn_bc_lang_all"
+    BTN_BC_ACTIVE_ANY = "btn_bc_active_any"
+    BTN_BC_ACTIVE_DAYS = "btn_bc_active_days"
+    BTN_BC_PAID_ANY = "btn_bc_paid_any"
+    BTN_BC_PAID_YES = "btn_bc_paid_yes"
+    BTN_BC_PAID_NO = "btn_bc_paid_no"
+    BTN_BC_CHOSEN = "btn_bc_chosen"
+    BTN_BC_PREVIEW = "btn_bc_preview"
+    BC_PREVIEW = "bc_preview"
+    BC_NOBODY = "bc_nobody"
+    BTN_BC_SEND = "btn_bc_send"
+    BTN_BC_EDIT = "btn_bc_edit"
+    BC_CANCELLED = "bc_cancelled"
+    BC_EXPIRED = "bc_expired"
+    BC_PROGRESS = "bc_progress"
+    BTN_BC_STOP = "btn_bc_stop"
+    TOAST_BC_STOPPING = "toast_bc_stopping"
+    BC_DONE = "bc_done"
+    BC_STOPPED = "bc_stopped"
+    BC_UNCONFIRMED = "bc_unconfirmed"
+    BTN_ADMIN_BROADCAST = "btn_admin_broadcast"
+    # alerts to admins
+    ALERT_CIRCUIT_OPENED = "alert_circuit_opened"
+    ALERT_CIRCUIT_TRIAL = "alert_circuit_trial"
+    ALERT_CREDITS_LOW = "alert_credits_low"
+    ALERT_CREDITS_EXHAUSTED = "alert_credits_exhausted"
+    ALERT_CREDITS_RESUMED = "alert_credits_resumed"
+    ALERT_CREDITS_RECOVERED = "alert_credits_recovered"
+    # /privacy: what is stored, export, delete
+    CMD_PRIVACY = "cmd_privacy"
+    BTN_PRIVACY = "btn_privacy"
+    PRIVACY = "privacy"
+    BTN_EXPORT_DATA = "btn_export_data"
+    BTN_DELETE_DATA = "btn_delete_data"
+    TOAST_EXPORTING = "toast_exporting"
+    EXPORT_CAPTION = "export_caption"
+    DELETE_CONFIRM = "delete_confirm"
+    DELETE_BALANCE_LOST = "delete_balance_lost"
+    BTN_DELETE_YES = "btn_delete_yes"
+    DATA_DELETED = "data_deleted"
+    AUDIT_CATALOG_SYNC = "audit_catalog_sync"
+    AUDIT_USER_EXPORT = "audit_user_export"
+    AUDIT_USER_FORGET = "audit_user_forget"
 
 
 _EN: Mapping[Msg, str] = {
@@ -436,6 +579,7 @@ _EN: Mapping[Msg, str] = {
         "/start — main menu\n/balance — your Stars\n/history — your generations\n"
         "/promo — redeem a promo code\n/referral — invite friends\n"
         "/paysupport — payments and refunds\n/settings — language\n"
+        "/privacy — your data: export or delete\n"
         "/cancel — cancel the current setup"
     ),
     Msg.CANCELLED: "✖️ Cancelled. Nothing was charged.",
@@ -489,6 +633,259 @@ _EN: Mapping[Msg, str] = {
     Msg.FREE_RETURNED: "Not charged: your free run is back.",
     Msg.BALANCE_FREE: "🎁 Free runs today: {left} of {daily} ({models})",
     Msg.PAID_RETURN: "👇 Your run is waiting for confirmation:",
+    Msg.ADMIN_HOME: "🛠 <b>Admin</b>\nStatistics, users, model switches and the audit trail.",
+    Msg.BTN_ADMIN_STATS: "📊 Statistics",
+    Msg.BTN_ADMIN_USERS: "👤 Users",
+    Msg.BTN_ADMIN_MODELS: "🧩 Models",
+    Msg.BTN_ADMIN_AUDIT: "📜 Audit trail",
+    Msg.BTN_ADMIN_HOME: "⬅️ Admin",
+    Msg.BTN_PERIOD_TODAY: "Today",
+    Msg.BTN_PERIOD_DAYS: "{days} days",
+    Msg.STATS_TITLE: "📊 <b>Statistics</b> · {period} (since {since} UTC)",
+    Msg.STATS_PERIOD_TODAY: "today",
+    Msg.STATS_PERIOD_DAYS: "{days} days",
+    Msg.STATS_USERS: "👥 Users: {total} · active today {today} · in 7 days {week}",
+    Msg.STATS_FUNNEL: (
+        "🆕 Joined {started} → generated {generated} ({generated_share}) → "
+        "paid {paid} ({paid_share})"
+    ),
+    Msg.STATS_RUNS: (
+        "🎨 Generations: {total} · ✅ {succeeded} · ❌ {failed} · ✖️ {cancelled} · ⏳ {live}"
+    ),
+    Msg.STATS_MONEY: (
+        "⭐ Stars in: {stars} ⭐ ({payments} payments)\n"
+        "↩️ Refunds: {purchase_refunds} payments ({purchase_stars} ⭐) · "
+        "{generation_refunds} generations ({generation_stars} ⭐)"
+    ),
+    Msg.STATS_KIE: (
+        "💳 KIE credits: {consumed} consumed ({quoted} quoted)\n"
+        "💰 Kept {kept} ⭐ · KIE cost {cost} ⭐ · margin {margin} ⭐"
+    ),
+    Msg.STATS_MODELS: "<b>By model</b> (runs · failed · p50 / p95 to delivery)",
+    Msg.STATS_MODEL: "{model}: {total} · {failed} · {p50} / {p95}",
+    Msg.STATS_MORE: "… and {count} more models",
+    Msg.STATS_NO_RUNS: "No generations in this period.",
+    Msg.DURATION_S: "{seconds} s",
+    Msg.DURATION_M: "{minutes} min {seconds} s",
+    Msg.ADMIN_LOOKUP: "👤 Send the user's Telegram id or @username.",
+    Msg.ADMIN_LOOKUP_MALFORMED: "⚠️ That is neither a Telegram id nor an @username.",
+    Msg.ADMIN_NOT_FOUND: "⚠️ No user <code>{query}</code> has talked to the bot.",
+    Msg.ADMIN_USER: (
+        "👤 <b>User <code>{id}</code></b>{username}\nLanguage: {lang} · joined {joined} · "
+        "last seen {seen}"
+    ),
+    Msg.ADMIN_USER_SEEN: "{day}",
+    Msg.ADMIN_USER_NEVER: "—",
+    Msg.ADMIN_USER_BANNED: "⛔ <b>Banned</b>",
+    Msg.ADMIN_USER_IS_ADMIN: "🛠 Admin",
+    Msg.ADMIN_USER_BALANCE: "💰 {available} ⭐ available · {held} ⭐ held · debt {debt} ⭐",
+    Msg.ADMIN_USER_RUNS: "<b>Latest generations</b>",
+    Msg.ADMIN_USER_RUN: "{mark} {model} · {stars} ⭐ · {when} · <code>{id}</code>{reason}",
+    Msg.BTN_ADMIN_GRANT: "🎁 Grant Stars",
+    Msg.BTN_ADMIN_BAN: "⛔ Ban",
+    Msg.BTN_ADMIN_UNBAN: "✅ Unban",
+    Msg.BTN_ADMIN_OTHER_USER: "🔎 Another user",
+    Msg.ADMIN_GRANT_AMOUNT: (
+        "🎁 How many Stars to give user <code>{id}</code>? Send a number from 1 to {max}."
+    ),
+    Msg.ADMIN_GRANT_BAD_AMOUNT: "⚠️ Send a whole number from 1 to {max}.",
+    Msg.ADMIN_GRANT_REASON: (
+        "🎁 {stars} ⭐ for user <code>{id}</code>. Why? Send the reason "
+        "(it is kept in the audit trail)."
+    ),
+    Msg.ADMIN_BAN_REASON: (
+        "⛔ Ban user <code>{id}</code>? Send the reason (it is kept in the audit trail)."
+    ),
+    Msg.ADMIN_UNBAN_REASON: (
+        "✅ Unban user <code>{id}</code>? Send the reason (it is kept in the audit trail)."
+    ),
+    Msg.ADMIN_REASON_BAD: "⚠️ Send a reason of 1 to {max} characters.",
+    Msg.ADMIN_SEND_TEXT: "⚠️ Please send it as a text message.",
+    Msg.ADMIN_GRANTED: "✅ Granted {stars} ⭐.",
+    Msg.ADMIN_GRANTED_ALREADY: (
+        "This grant (the same amount and reason) was made before; nothing changed."
+    ),
+    Msg.ADMIN_BANNED: "⛔ Banned. They will be told once, when they next write; then nothing.",
+    Msg.ADMIN_UNBANNED: "✅ Unbanned.",
+    Msg.ADMIN_BAN_UNCHANGED: "Nothing changed: it already was so.",
+    Msg.ADMIN_CANNOT_BAN_ADMIN: "⚠️ An admin cannot be banned.",
+    Msg.ADMIN_MODELS: (
+        "🧩 <b>Models</b> · {on} on, {off} off\n"
+        "✅ on · ⛔ off (tap to switch) · 🚫 cannot run\n"
+        "A switch reaches every user within seconds."
+    ),
+    Msg.BTN_MODEL_ON: "✅ {model}",
+    Msg.BTN_MODEL_OFF: "⛔ {model}",
+    Msg.BTN_MODEL_BROKEN: "🚫 {model}",
+    Msg.TOAST_MODEL_ON: "✅ {model} is on for everyone.",
+    Msg.TOAST_MODEL_OFF: "⛔ {model} is off for everyone.",
+    Msg.ADMIN_AUDIT: "📜 <b>Audit trail</b>",
+    Msg.ADMIN_AUDIT_EMPTY: "No operator actions yet.",
+    Msg.ADMIN_AUDIT_ITEM: (
+        "<b>{when}</b> · {actor} · {action} <code>{target}</code>{detail}{reason}"
+    ),
+    Msg.ADMIN_ACTOR: "admin {id}",
+    Msg.AUDIT_GRANT: "🎁 grant to",
+    Msg.AUDIT_GENERATION_REFUND: "↩️ refund of generation",
+    Msg.AUDIT_PAYMENT_REFUND: "💸 refund of payment",
+    Msg.AUDIT_PROMO_CREATE: "🎟 promo code",
+    Msg.AUDIT_BAN: "⛔ ban of",
+    Msg.AUDIT_UNBAN: "✅ unban of",
+    Msg.AUDIT_MODEL_DISABLE: "⛔ switched off",
+    Msg.AUDIT_MODEL_ENABLE: "✅ switched on",
+    Msg.AUDIT_BROADCAST: "📣 broadcast",
+    Msg.AUDIT_PRICE_OVERRIDE: "🏷 price of",
+    Msg.DEBUG_USAGE: (
+        "🔎 <code>/debug ID</code>: a generation id, correlation id, KIE task id, update id or "
+        "user id (<code>user:ID</code> or <code>update:ID</code> when a number could be both)."
+    ),
+    Msg.DEBUG_NOTHING: "🔎 Nothing is recorded for <code>{wanted}</code>.",
+    Msg.DEBUG_TITLE: "🔎 <b>{subject}</b> · {kind}",
+    Msg.DEBUG_GENERATION: "<code>{generation}</code> · {model} · <b>{state}</b>",
+    Msg.DEBUG_IDS: (
+        "user <code>{user}</code> · <code>{correlation}</code> · KIE <code>{task}</code>"
+    ),
+    Msg.DEBUG_DIAGNOSIS: "🩺 <b>{text}</b>",
+    Msg.DEBUG_REASON: "Reason: <code>{reason}</code> · policy {remedy}{alert}\n{text}",
+    Msg.DEBUG_ALERT: ", alerts the operator",
+    Msg.DEBUG_LEDGER: "Ledger: {moves}",
+    Msg.DEBUG_COUNTS: "KIE calls {kie} ({errors} failed) · job runs {runs} · retries {retries}",
+    Msg.DEBUG_RECENT: "Latest generations:",
+    Msg.DEBUG_ALSO: "Also: {others}",
+    Msg.DEBUG_MORE: "… {count} more …",
+    Msg.BC_ASK_TEXT: (
+        "📣 <b>New broadcast</b> · step 1 of 3\nSend the message to broadcast. Its formatting "
+        "(bold, italics, links) is kept; only text can be broadcast. /cancel stops."
+    ),
+    Msg.BC_TEXT_ONLY: "⚠️ Only a text message can be broadcast. Send the text, or /cancel.",
+    Msg.BC_ASK_BUTTON: (
+        "📣 <b>New broadcast</b> · step 2 of 3\nAdd a link button under the message? Send it "
+        "as <code>Label | https://example.com</code>, or press «No button»."
+    ),
+    Msg.BC_BAD_BUTTON: (
+        "⚠️ That is not a button. Send a label (up to 64 characters), a vertical bar and a "
+        "link starting with https://, http:// or tg://, e.g. "
+        "<code>Shop | https://example.com</code>."
+    ),
+    Msg.BTN_BC_NO_BUTTON: "➡️ No button",
+    Msg.BC_AUDIENCE: (
+        "📣 <b>New broadcast</b> · step 3 of 3: who gets it\n"
+        "🌐 Language: {lang}\n🕒 Active: {active}\n💳 Purchases: {paid}\n\n"
+        "👥 Recipients now: <b>{count}</b>\n"
+        "<i>Banned users and users who blocked the bot are always left out.</i>"
+    ),
+    Msg.BC_ANY_LANGUAGE: "all",
+    Msg.BC_LANGUAGE_RU: "Russian",
+    Msg.BC_LANGUAGE_EN: "English",
+    Msg.BC_ACTIVE_ANY: "any time",
+    Msg.BC_ACTIVE_DAYS: "in the last {days} days",
+    Msg.BC_PAID_ANY: "anyone",
+    Msg.BC_PAID_YES: "made a purchase",
+    Msg.BC_PAID_NO: "never made a purchase",
+    Msg.BTN_BC_LANG_ALL: "🌐 All",
+    Msg.BTN_BC_ACTIVE_ANY: "Any time",
+    Msg.BTN_BC_ACTIVE_DAYS: "{days} days",
+    Msg.BTN_BC_PAID_ANY: "Anyone",
+    Msg.BTN_BC_PAID_YES: "Paid",
+    Msg.BTN_BC_PAID_NO: "Never paid",
+    Msg.BTN_BC_CHOSEN: "✅ {label}",
+    Msg.BTN_BC_PREVIEW: "👁 Preview",
+    Msg.BC_PREVIEW: (
+        "👆 This is exactly what they will get.\n"
+        "👥 <b>{count}</b> recipients · {lang} · {active} · {paid}\n"
+        "⏱ Sending takes about {minutes} min (at most {rate} messages a second).\nSend it?"
+    ),
+    Msg.BC_NOBODY: "👥 Nobody matches this audience: change it to send.",
+    Msg.BTN_BC_SEND: "✅ Send to {count}",
+    Msg.BTN_BC_EDIT: "✏️ Change the audience",
+    Msg.BC_CANCELLED: "📣 Broadcast cancelled: nothing was sent.",
+    Msg.BC_EXPIRED: "This broadcast draft is no longer open. Start again with /broadcast.",
+    Msg.BC_PROGRESS: (
+        "📣 <b>Broadcast</b> <code>{id}</code> · sending\n"
+        "{done} of {total} · ✅ {sent} sent · 🚫 {blocked} blocked · ⚠️ {failed} failed"
+    ),
+    Msg.BTN_BC_STOP: "⏹ Stop",
+    Msg.TOAST_BC_STOPPING: "Stopping: nothing more is sent.",
+    Msg.BC_DONE: (
+        "✅ <b>Broadcast finished</b> <code>{id}</code>\n"
+        "Sent: <b>{sent}</b> of {total}\n"
+        "Blocked the bot: {blocked} (left out from now on)\nFailed: {failed}"
+    ),
+    Msg.BC_STOPPED: (
+        "⏹ <b>Broadcast stopped</b> <code>{id}</code>\n"
+        "Sent: <b>{sent}</b> of {total} · blocked: {blocked} · failed: {failed}\n"
+        "Not sent: {pending}"
+    ),
+    Msg.BC_UNCONFIRMED: (
+        "Unconfirmed (no answer from Telegram, or a restart mid-send; not sent again, "
+        "they may have arrived): {count}"
+    ),
+    Msg.BTN_ADMIN_BROADCAST: "📣 Broadcast",
+    Msg.ALERT_CIRCUIT_OPENED: (
+        "⚡ <b>Model switched off</b>: <code>{model}</code>\n"
+        "{failures} KIE failures within {window} min ({reason}). Users no longer see it.\n"
+        "It is tried again in {retry} min; switching it in /admin → Models takes over.\n"
+        "<i>{detail}</i>"
+    ),
+    Msg.ALERT_CIRCUIT_TRIAL: (
+        "🔁 <code>{model}</code> is back on, on trial: a KIE failure within the next {minutes} "
+        "min switches it off again, for longer."
+    ),
+    Msg.ALERT_CREDITS_LOW: (
+        "🪫 <b>KIE credits are low</b>: {credits} (the alert level is {threshold}).\n"
+        "Top up the KIE account: at zero, new generations pause."
+    ),
+    Msg.ALERT_CREDITS_EXHAUSTED: (
+        "⛔ <b>KIE credits ran out</b> ({credits}).\nNew generations are paused: users are "
+        "told, nobody is charged. They resume by themselves once the account has "
+        "{threshold} credits again."
+    ),
+    Msg.ALERT_CREDITS_RESUMED: "▶️ KIE credits are back: {credits}. New generations run again.",
+    Msg.ALERT_CREDITS_RECOVERED: (
+        "✅ KIE credits are above the alert level again: {credits} (alert below {threshold})."
+    ),
+    Msg.CMD_PRIVACY: "Your data: export or delete",
+    Msg.BTN_PRIVACY: "🔒 Your data",
+    Msg.PRIVACY: (
+        "🔒 <b>Your data</b>\n"
+        "What kiebot keeps about you:\n"
+        "• your Telegram id, @username, language, when you joined, who invited you and the "
+        "terms you accepted;\n"
+        "• your generations: the model, your prompts and settings, links to the results, the "
+        "price;\n"
+        "• your payments and every move of your Stars balance;\n"
+        "• your favorites and where you are in a setup.\n"
+        "Stored now: {generations} generations, {payments} payments, {moves} balance moves, "
+        "{favorites} favorites.\n\n"
+        "📦 <b>Export</b> sends you all of it as a JSON file.\n"
+        "🗑 <b>Delete</b> erases your profile, prompts, results, favorites and chat history "
+        "with the bot. Payments and balance moves are kept, as accounting law requires, under "
+        "an anonymous number instead of your id."
+    ),
+    Msg.BTN_EXPORT_DATA: "📦 Export my data",
+    Msg.BTN_DELETE_DATA: "🗑 Delete my data",
+    Msg.TOAST_EXPORTING: "📦 Preparing your file…",
+    Msg.EXPORT_CAPTION: (
+        "📦 Everything kiebot stores about you: {generations} generations, {payments} "
+        "payments, {moves} balance moves, {favorites} favorites."
+    ),
+    Msg.DELETE_CONFIRM: (
+        "🗑 <b>Delete your data?</b>\n"
+        "This cannot be undone: your profile, your prompts and results, favorites and history "
+        "go for good. Payments and balance moves stay, under an anonymous number.\n"
+        "{balance}"
+        "If you come back, you start as a new user, without a second welcome gift; promo "
+        "codes you used stay used."
+    ),
+    Msg.DELETE_BALANCE_LOST: "⚠️ Your balance of <b>{available} ⭐</b> will be lost.\n",
+    Msg.BTN_DELETE_YES: "🗑 Yes, delete my data",
+    Msg.DATA_DELETED: (
+        "✅ Your data was deleted. Payments and balance moves are kept under an anonymous "
+        "number only.\nSend /start whenever you want to begin again."
+    ),
+    Msg.AUDIT_CATALOG_SYNC: "📚 model catalog",
+    Msg.AUDIT_USER_EXPORT: "📦 data export of",
+    Msg.AUDIT_USER_FORGET: "🗑 data deleted, now",
 }
 
 _RU: Mapping[Msg, str] = {
@@ -708,6 +1105,7 @@ _RU: Mapping[Msg, str] = {
         "/start — главное меню\n/balance — баланс звёзд\n/history — мои генерации\n"
         "/promo — ввести промокод\n/referral — пригласить друзей\n"
         "/paysupport — платежи и возвраты\n/settings — язык\n"
+        "/privacy — ваши данные: выгрузить или удалить\n"
         "/cancel — отменить текущую настройку"
     ),
     Msg.CANCELLED: "✖️ Отменено. Звёзды не списаны.",
@@ -763,6 +1161,270 @@ _RU: Mapping[Msg, str] = {
     Msg.FREE_RETURNED: "Не списано: бесплатный запуск вернулся.",
     Msg.BALANCE_FREE: "🎁 Бесплатно сегодня: {left} из {daily} ({models})",
     Msg.PAID_RETURN: "👇 Ваш запуск ждёт подтверждения:",
+    Msg.ADMIN_HOME: "🛠 <b>Админка</b>\nСтатистика, пользователи, модели и журнал действий.",
+    Msg.BTN_ADMIN_STATS: "📊 Статистика",
+    Msg.BTN_ADMIN_USERS: "👤 Пользователи",
+    Msg.BTN_ADMIN_MODELS: "🧩 Модели",
+    Msg.BTN_ADMIN_AUDIT: "📜 Журнал действий",
+    Msg.BTN_ADMIN_HOME: "⬅️ Админка",
+    Msg.BTN_PERIOD_TODAY: "Сегодня",
+    Msg.BTN_PERIOD_DAYS: "{days} дней",
+    Msg.STATS_TITLE: "📊 <b>Статистика</b> · {period} (с {since} UTC)",
+    Msg.STATS_PERIOD_TODAY: "сегодня",
+    Msg.STATS_PERIOD_DAYS: "{days} дней",
+    Msg.STATS_USERS: "👥 Пользователи: {total} · активны сегодня {today} · за 7 дней {week}",
+    Msg.STATS_FUNNEL: (
+        "🆕 Пришли {started} → генерировали {generated} ({generated_share}) → "
+        "заплатили {paid} ({paid_share})"
+    ),
+    Msg.STATS_RUNS: (
+        "🎨 Генерации: {total} · ✅ {succeeded} · ❌ {failed} · ✖️ {cancelled} · ⏳ {live}"
+    ),
+    Msg.STATS_MONEY: (
+        "⭐ Поступило: {stars} ⭐ (платежей: {payments})\n"
+        "↩️ Возвраты: платежей {purchase_refunds} ({purchase_stars} ⭐) · "
+        "генераций {generation_refunds} ({generation_stars} ⭐)"
+    ),
+    Msg.STATS_KIE: (
+        "💳 Кредиты KIE: израсходовано {consumed} (по прайсу {quoted})\n"
+        "💰 Оставлено {kept} ⭐ · себестоимость KIE {cost} ⭐ · маржа {margin} ⭐"
+    ),
+    Msg.STATS_MODELS: "<b>По моделям</b> (запуски · сбои · p50 / p95 до результата)",
+    Msg.STATS_MODEL: "{model}: {total} · {failed} · {p50} / {p95}",
+    Msg.STATS_MORE: "… и ещё моделей: {count}",
+    Msg.STATS_NO_RUNS: "За этот период генераций нет.",
+    Msg.DURATION_S: "{seconds} с",
+    Msg.DURATION_M: "{minutes} мин {seconds} с",
+    Msg.ADMIN_LOOKUP: "👤 Пришлите Telegram id пользователя или его @username.",
+    Msg.ADMIN_LOOKUP_MALFORMED: "⚠️ Это не Telegram id и не @username.",
+    Msg.ADMIN_NOT_FOUND: "⚠️ Пользователь <code>{query}</code> боту не писал.",
+    Msg.ADMIN_USER: (
+        "👤 <b>Пользователь <code>{id}</code></b>{username}\nЯзык: {lang} · "
+        "с нами с {joined} · последний визит {seen}"
+    ),
+    Msg.ADMIN_USER_SEEN: "{day}",
+    Msg.ADMIN_USER_NEVER: "—",
+    Msg.ADMIN_USER_BANNED: "⛔ <b>Заблокирован</b>",
+    Msg.ADMIN_USER_IS_ADMIN: "🛠 Администратор",
+    Msg.ADMIN_USER_BALANCE: "💰 Доступно {available} ⭐ · в резерве {held} ⭐ · долг {debt} ⭐",
+    Msg.ADMIN_USER_RUNS: "<b>Последние генерации</b>",
+    Msg.ADMIN_USER_RUN: "{mark} {model} · {stars} ⭐ · {when} · <code>{id}</code>{reason}",
+    Msg.BTN_ADMIN_GRANT: "🎁 Начислить звёзды",
+    Msg.BTN_ADMIN_BAN: "⛔ Заблокировать",
+    Msg.BTN_ADMIN_UNBAN: "✅ Разблокировать",
+    Msg.BTN_ADMIN_OTHER_USER: "🔎 Другой пользователь",
+    Msg.ADMIN_GRANT_AMOUNT: (
+        "🎁 Сколько звёзд начислить пользователю <code>{id}</code>? Пришлите число от 1 до {max}."
+    ),
+    Msg.ADMIN_GRANT_BAD_AMOUNT: "⚠️ Пришлите целое число от 1 до {max}.",
+    Msg.ADMIN_GRANT_REASON: (
+        "🎁 {stars} ⭐ пользователю <code>{id}</code>. За что? Пришлите причину "
+        "(она попадёт в журнал действий)."
+    ),
+    Msg.ADMIN_BAN_REASON: (
+        "⛔ Заблокировать пользователя <code>{id}</code>? Пришлите причину "
+        "(она попадёт в журнал действий)."
+    ),
+    Msg.ADMIN_UNBAN_REASON: (
+        "✅ Разблокировать пользователя <code>{id}</code>? Пришлите причину "
+        "(она попадёт в журнал действий)."
+    ),
+    Msg.ADMIN_REASON_BAD: "⚠️ Пришлите причину длиной от 1 до {max} символов.",
+    Msg.ADMIN_SEND_TEXT: "⚠️ Пришлите это текстовым сообщением.",
+    Msg.ADMIN_GRANTED: "✅ Начислено {stars} ⭐.",
+    Msg.ADMIN_GRANTED_ALREADY: (
+        "Такое начисление (та же сумма и причина) уже было; ничего не изменилось."
+    ),
+    Msg.ADMIN_BANNED: (
+        "⛔ Заблокирован. Пользователь узнает об этом один раз, когда напишет; дальше — тишина."
+    ),
+    Msg.ADMIN_UNBANNED: "✅ Разблокирован.",
+    Msg.ADMIN_BAN_UNCHANGED: "Ничего не изменилось: так уже было.",
+    Msg.ADMIN_CANNOT_BAN_ADMIN: "⚠️ Администратора заблокировать нельзя.",
+    Msg.ADMIN_MODELS: (
+        "🧩 <b>Модели</b> · включено {on}, выключено {off}\n"
+        "✅ включена · ⛔ выключена (нажмите, чтобы переключить) · 🚫 не может работать\n"
+        "Переключение доходит до всех пользователей за секунды."
+    ),
+    Msg.BTN_MODEL_ON: "✅ {model}",
+    Msg.BTN_MODEL_OFF: "⛔ {model}",
+    Msg.BTN_MODEL_BROKEN: "🚫 {model}",
+    Msg.TOAST_MODEL_ON: "✅ {model} включена для всех.",
+    Msg.TOAST_MODEL_OFF: "⛔ {model} выключена для всех.",
+    Msg.ADMIN_AUDIT: "📜 <b>Журнал действий</b>",
+    Msg.ADMIN_AUDIT_EMPTY: "Действий операторов пока нет.",
+    Msg.ADMIN_AUDIT_ITEM: (
+        "<b>{when}</b> · {actor} · {action} <code>{target}</code>{detail}{reason}"
+    ),
+    Msg.ADMIN_ACTOR: "админ {id}",
+    Msg.AUDIT_GRANT: "🎁 начисление пользователю",
+    Msg.AUDIT_GENERATION_REFUND: "↩️ возврат за генерацию",
+    Msg.AUDIT_PAYMENT_REFUND: "💸 возврат платежа",
+    Msg.AUDIT_PROMO_CREATE: "🎟 промокод",
+    Msg.AUDIT_BAN: "⛔ блокировка",
+    Msg.AUDIT_UNBAN: "✅ разблокировка",
+    Msg.AUDIT_MODEL_DISABLE: "⛔ выключена модель",
+    Msg.AUDIT_MODEL_ENABLE: "✅ включена модель",
+    Msg.AUDIT_BROADCAST: "📣 рассылка",
+    Msg.AUDIT_PRICE_OVERRIDE: "🏷 цена модели",
+    Msg.DEBUG_USAGE: (
+        "🔎 <code>/debug ID</code>: id генерации, корреляции, задачи KIE, апдейта или "
+        "пользователя (<code>user:ID</code> или <code>update:ID</code>, если число подходит "
+        "под оба)."
+    ),
+    Msg.DEBUG_NOTHING: "🔎 Для <code>{wanted}</code> ничего не записано.",
+    Msg.DEBUG_TITLE: "🔎 <b>{subject}</b> · {kind}",
+    Msg.DEBUG_GENERATION: "<code>{generation}</code> · {model} · <b>{state}</b>",
+    Msg.DEBUG_IDS: (
+        "пользователь <code>{user}</code> · <code>{correlation}</code> · KIE <code>{task}</code>"
+    ),
+    Msg.DEBUG_DIAGNOSIS: "🩺 <b>{text}</b>",
+    Msg.DEBUG_REASON: "Причина: <code>{reason}</code> · политика {remedy}{alert}\n{text}",
+    Msg.DEBUG_ALERT: ", оповещает оператора",
+    Msg.DEBUG_LEDGER: "Леджер: {moves}",
+    Msg.DEBUG_COUNTS: (
+        "Вызовов KIE {kie} (с ошибкой {errors}) · запусков задач {runs} · повторов {retries}"
+    ),
+    Msg.DEBUG_RECENT: "Последние генерации:",
+    Msg.DEBUG_ALSO: "Также: {others}",
+    Msg.DEBUG_MORE: "… ещё {count} …",
+    Msg.BC_ASK_TEXT: (
+        "📣 <b>Новая рассылка</b> · шаг 1 из 3\nПришлите сообщение для рассылки. Оформление "
+        "(жирный, курсив, ссылки) сохранится; разослать можно только текст. /cancel — отмена."
+    ),
+    Msg.BC_TEXT_ONLY: "⚠️ Разослать можно только текстовое сообщение. Пришлите текст или /cancel.",
+    Msg.BC_ASK_BUTTON: (
+        "📣 <b>Новая рассылка</b> · шаг 2 из 3\nДобавить под сообщением кнопку-ссылку? "
+        "Пришлите её так: <code>Надпись | https://example.com</code> — или нажмите «Без кнопки»."
+    ),
+    Msg.BC_BAD_BUTTON: (
+        "⚠️ Это не кнопка. Пришлите надпись (до 64 символов), вертикальную черту и ссылку, "
+        "начинающуюся с https://, http:// или tg://, например "
+        "<code>Магазин | https://example.com</code>."
+    ),
+    Msg.BTN_BC_NO_BUTTON: "➡️ Без кнопки",
+    Msg.BC_AUDIENCE: (
+        "📣 <b>Новая рассылка</b> · шаг 3 из 3: кому\n"
+        "🌐 Язык: {lang}\n🕒 Активность: {active}\n💳 Покупки: {paid}\n\n"
+        "👥 Получателей сейчас: <b>{count}</b>\n"
+        "<i>Заблокированные пользователи и те, кто заблокировал бота, не получают рассылок.</i>"
+    ),
+    Msg.BC_ANY_LANGUAGE: "все",
+    Msg.BC_LANGUAGE_RU: "русский",
+    Msg.BC_LANGUAGE_EN: "английский",
+    Msg.BC_ACTIVE_ANY: "когда угодно",
+    Msg.BC_ACTIVE_DAYS: "за последние {days} дн.",
+    Msg.BC_PAID_ANY: "все",
+    Msg.BC_PAID_YES: "покупали",
+    Msg.BC_PAID_NO: "ни разу не покупали",
+    Msg.BTN_BC_LANG_ALL: "🌐 Все",
+    Msg.BTN_BC_ACTIVE_ANY: "Когда угодно",
+    Msg.BTN_BC_ACTIVE_DAYS: "{days} дн.",
+    Msg.BTN_BC_PAID_ANY: "Все",
+    Msg.BTN_BC_PAID_YES: "Покупали",
+    Msg.BTN_BC_PAID_NO: "Не покупали",
+    Msg.BTN_BC_CHOSEN: "✅ {label}",
+    Msg.BTN_BC_PREVIEW: "👁 Предпросмотр",
+    Msg.BC_PREVIEW: (
+        "👆 Именно это получат пользователи.\n"
+        "👥 Получателей: <b>{count}</b> · {lang} · {active} · {paid}\n"
+        "⏱ Отправка займёт около {minutes} мин (не больше {rate} сообщений в секунду).\n"
+        "Отправить?"
+    ),
+    Msg.BC_NOBODY: "👥 Под эти условия никто не подходит: измените их, чтобы отправить.",
+    Msg.BTN_BC_SEND: "✅ Отправить {count}",
+    Msg.BTN_BC_EDIT: "✏️ Изменить получателей",
+    Msg.BC_CANCELLED: "📣 Рассылка отменена: ничего не отправлено.",
+    Msg.BC_EXPIRED: "Этот черновик рассылки уже закрыт. Начните заново: /broadcast.",
+    Msg.BC_PROGRESS: (
+        "📣 <b>Рассылка</b> <code>{id}</code> · идёт отправка\n"
+        "{done} из {total} · ✅ отправлено {sent} · 🚫 заблокировали {blocked} · "
+        "⚠️ ошибок {failed}"
+    ),
+    Msg.BTN_BC_STOP: "⏹ Остановить",
+    Msg.TOAST_BC_STOPPING: "Останавливаю: больше ничего не отправляется.",
+    Msg.BC_DONE: (
+        "✅ <b>Рассылка завершена</b> <code>{id}</code>\n"
+        "Отправлено: <b>{sent}</b> из {total}\n"
+        "Заблокировали бота: {blocked} (больше не получат рассылок)\nОшибок: {failed}"
+    ),
+    Msg.BC_STOPPED: (
+        "⏹ <b>Рассылка остановлена</b> <code>{id}</code>\n"
+        "Отправлено: <b>{sent}</b> из {total} · заблокировали: {blocked} · ошибок: {failed}\n"
+        "Не отправлено: {pending}"
+    ),
+    Msg.BC_UNCONFIRMED: (
+        "Не подтверждено (Telegram не ответил или отправку прервал перезапуск; повторно не "
+        "отправлялись, могли дойти): {count}"
+    ),
+    Msg.BTN_ADMIN_BROADCAST: "📣 Рассылка",
+    Msg.ALERT_CIRCUIT_OPENED: (
+        "⚡ <b>Модель отключена</b>: <code>{model}</code>\n"
+        "{failures} сбоев KIE за {window} мин ({reason}). Пользователи её больше не видят.\n"
+        "Повторная попытка через {retry} мин; переключение в /admin → Модели "
+        "отменяет автоматику.\n"
+        "<i>{detail}</i>"
+    ),
+    Msg.ALERT_CIRCUIT_TRIAL: (
+        "🔁 <code>{model}</code> снова включена на пробу: сбой KIE в ближайшие {minutes} мин "
+        "отключит её снова, уже дольше."
+    ),
+    Msg.ALERT_CREDITS_LOW: (
+        "🪫 <b>Мало кредитов KIE</b>: {credits} (порог предупреждения {threshold}).\n"
+        "Пополните аккаунт KIE: при нуле новые генерации приостанавливаются."
+    ),
+    Msg.ALERT_CREDITS_EXHAUSTED: (
+        "⛔ <b>Кредиты KIE закончились</b> ({credits}).\nНовые генерации приостановлены: "
+        "пользователям это объясняется, списаний нет. Всё возобновится само, когда на "
+        "аккаунте снова будет {threshold} кредитов."
+    ),
+    Msg.ALERT_CREDITS_RESUMED: (
+        "▶️ Кредиты KIE снова есть: {credits}. Новые генерации снова запускаются."
+    ),
+    Msg.ALERT_CREDITS_RECOVERED: (
+        "✅ Кредитов KIE снова больше порога: {credits} (предупреждение ниже {threshold})."
+    ),
+    Msg.CMD_PRIVACY: "Ваши данные: выгрузить или удалить",
+    Msg.BTN_PRIVACY: "🔒 Ваши данные",
+    Msg.PRIVACY: (
+        "🔒 <b>Ваши данные</b>\n"
+        "Что kiebot хранит о вас:\n"
+        "• ваш id в Telegram, @username, язык, дату первого визита, кто вас пригласил и "
+        "принятые условия;\n"
+        "• ваши генерации: модель, запросы и настройки, ссылки на результаты, цену;\n"
+        "• ваши платежи и все операции с балансом звёзд;\n"
+        "• избранное и место, где вы остановились в настройке.\n"
+        "Сейчас хранится: генераций — {generations}, платежей — {payments}, операций с "
+        "балансом — {moves}, избранного — {favorites}.\n\n"
+        "📦 <b>Выгрузка</b> пришлёт всё это одним JSON-файлом.\n"
+        "🗑 <b>Удаление</b> стирает профиль, запросы, результаты, избранное и историю "
+        "переписки с ботом. Платежи и операции с балансом сохраняются, как требует закон о "
+        "бухгалтерском учёте, но под анонимным номером вместо вашего id."
+    ),
+    Msg.BTN_EXPORT_DATA: "📦 Выгрузить мои данные",
+    Msg.BTN_DELETE_DATA: "🗑 Удалить мои данные",
+    Msg.TOAST_EXPORTING: "📦 Готовлю файл…",
+    Msg.EXPORT_CAPTION: (
+        "📦 Всё, что kiebot хранит о вас: генераций — {generations}, платежей — {payments}, "
+        "операций с балансом — {moves}, избранного — {favorites}."
+    ),
+    Msg.DELETE_CONFIRM: (
+        "🗑 <b>Удалить ваши данные?</b>\n"
+        "Это нельзя отменить: профиль, запросы и результаты, избранное и история удаляются "
+        "навсегда. Платежи и операции с балансом остаются, под анонимным номером.\n"
+        "{balance}"
+        "Если вы вернётесь, то начнёте как новый пользователь, без повторного приветственного "
+        "подарка; использованные промокоды останутся использованными."
+    ),
+    Msg.DELETE_BALANCE_LOST: "⚠️ Баланс <b>{available} ⭐</b> пропадёт.\n",
+    Msg.BTN_DELETE_YES: "🗑 Да, удалить мои данные",
+    Msg.DATA_DELETED: (
+        "✅ Ваши данные удалены. Платежи и операции с балансом хранятся только под анонимным "
+        "номером.\nОтправьте /start, когда захотите начать заново."
+    ),
+    Msg.AUDIT_CATALOG_SYNC: "📚 каталог моделей",
+    Msg.AUDIT_USER_EXPORT: "📦 выгрузка данных",
+    Msg.AUDIT_USER_FORGET: "🗑 данные удалены, теперь",
 }
 
 CATALOGS: Mapping[Language, Mapping[Msg, str]] = {Language.EN: _EN, Language.RU: _RU}

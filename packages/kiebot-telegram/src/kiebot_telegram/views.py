@@ -54,6 +54,8 @@ from kiebot_telegram.callbacks import (
     Nav,
     Pay,
     PayAct,
+    Priv,
+    PrivacyAct,
     Run,
     RunAct,
     Screen,
@@ -927,6 +929,18 @@ def move_amount(transaction: LedgerTransaction) -> int:
     return sum(transaction.amount_of(account) for account in USER_ACCOUNTS)
 
 
+def move_line(language: Language, move: LedgerTransaction, model: str = "") -> str:
+    """One ledger move: the signed amount, its kind, the model (escaped title) and when."""
+    return t(
+        language,
+        Msg.MOVE,
+        amount=f"{move_amount(move):+d}",
+        kind=t(language, _MOVE_KIND[move.kind]),
+        model=f" · {model}" if model else "",
+        when=move.recorded_at.strftime("%d.%m %H:%M") if move.recorded_at else "—",
+    )
+
+
 @attrs.frozen
 class BalanceScreen:
     """What the balance screen shows besides the balance.
@@ -962,18 +976,10 @@ def balance_view(
         )
     if screen.moves:
         lines = [t(language, Msg.BALANCE_MOVES)]
-        for move in screen.moves:
-            title = screen.models.get(move.reference)
-            lines.append(
-                t(
-                    language,
-                    Msg.MOVE,
-                    amount=f"{move_amount(move):+d}",
-                    kind=t(language, _MOVE_KIND[move.kind]),
-                    model=f" · {title}" if title else "",
-                    when=move.recorded_at.strftime("%d.%m %H:%M") if move.recorded_at else "—",
-                )
-            )
+        lines.extend(
+            move_line(language, move, screen.models.get(move.reference, ""))
+            for move in screen.moves
+        )
         parts.append("\n".join(lines))
     rows = [
         [button(t(language, Msg.BTN_TOPUP), Pay(act=PayAct.TOPUP))],
@@ -1117,12 +1123,13 @@ def ticket_text(
 
 
 def settings_view(language: Language) -> View:
-    """The language switch."""
+    """The language switch, and the way to the user's data (/privacy)."""
     rows = [
         [
             button(_marked(language, Language.RU, Msg.BTN_LANG_RU), Lang(lang=Language.RU)),
             button(_marked(language, Language.EN, Msg.BTN_LANG_EN), Lang(lang=Language.EN)),
         ],
+        [button(t(language, Msg.BTN_PRIVACY), Priv(act=PrivacyAct.SHOW))],
         back_menu_row(language, None),
     ]
     text = t(language, Msg.SETTINGS, current=t(language, Msg.LANGUAGE_NAME))

@@ -22,6 +22,7 @@ generations_app = typer.Typer(
 async def _refund(
     settings: CliSettings, generation_id: str, reason: str
 ) -> GenerationRefunded | Rejected:
+    from kiebot_cli.operator import operator_actor
     from kiebot_cli.wiring import open_bot_store
     from kiebot_core.domain.ids import GenerationId
     from kiebot_core.ports.runtime import SystemClock, Uuid4Ids
@@ -29,7 +30,12 @@ async def _refund(
 
     async with open_bot_store(settings) as store:
         return await refund_generation(
-            store, SystemClock(), Uuid4Ids(), GenerationId(generation_id), reason
+            store,
+            SystemClock(),
+            Uuid4Ids(),
+            GenerationId(generation_id),
+            reason,
+            by=operator_actor(settings),
         )
 
 
@@ -39,7 +45,10 @@ def refund(
     ctx: typer.Context,
     generation_id: Annotated[str, typer.Argument(help="The generation's id (gen_…).")],
     reason: Annotated[
-        str, typer.Option("--reason", help="Why (kept in the event log and told to the user).")
+        str,
+        typer.Option(
+            "--reason", help="Why (kept in the event log and the audit trail; told to the user)."
+        ),
     ],
 ) -> None:
     """Give a delivered generation's charged Stars back to its user, once.

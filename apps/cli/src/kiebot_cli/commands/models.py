@@ -1,4 +1,4 @@
-"""``kiebot models list|show``: the registry from a terminal."""
+"""``kiebot models list|show|sync|versions``: the registry from a terminal."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kiebot_cli.errors import fail
+from kiebot_cli.commands import catalog
+from kiebot_cli.errors import fail, guarded
 from kiebot_cli.render import flows_of, model_card, model_json, model_row, models_table
 from kiebot_core.domain.catalog import Category, ModelSpec
 
@@ -81,3 +82,7 @@ def show_model(
         )
         return
     context.out.print(model_card(model, context.settings.prices, context.language))
+
+
+app.command("sync")(guarded(catalog.sync))
+app.command("versions")(guarded(catalog.versions))

@@ -108,13 +108,20 @@ def list_payments(
     context.out.print(table)
 
 
-async def _refund(settings: CliSettings, charge_id: str) -> ChargeRefunded | Rejected:
+async def _refund(settings: CliSettings, charge_id: str, reason: str) -> ChargeRefunded | Rejected:
+    from kiebot_cli.operator import operator_actor
     from kiebot_cli.wiring import open_bot_store, open_stars_account
     from kiebot_core.domain.ids import PaymentChargeId
     from kiebot_core.use_cases.payments import refund_charge
 
     async with open_stars_account(settings) as account, open_bot_store(settings) as store:
-        return await refund_charge(_payments(store), account, PaymentChargeId(charge_id))
+        return await refund_charge(
+            _payments(store),
+            account,
+            PaymentChargeId(charge_id),
+            by=operator_actor(settings),
+            reason=reason,
+        )
 
 
 @payments_app.command("refund")
@@ -122,12 +129,13 @@ async def _refund(settings: CliSettings, charge_id: str) -> ChargeRefunded | Rej
 def refund(
     ctx: typer.Context,
     charge_id: Annotated[str, typer.Argument(help="The payment's Telegram charge id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")] = "",
 ) -> None:
     """Refund a payment at Telegram and book it once; spent Stars become the user's debt."""
     from kiebot_core.domain.outcomes import Rejected
 
     context: CliContext = ctx.obj
-    result = _call_bot_api(context, _refund(context.settings, charge_id))
+    result = _call_bot_api(context, _refund(context.settings, charge_id, reason))
     if isinstance(result, Rejected):
         fail(context.err, result.detail or result.reason, EXIT_REJECTED)
     payment, balance = result.booked.payment, result.booked.balance

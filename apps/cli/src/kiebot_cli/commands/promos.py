@@ -48,15 +48,28 @@ def _row(promo: PromoCode, now: datetime) -> dict[str, JsonValue]:
 
 
 async def _create(
-    settings: CliSettings, code: str, stars: int, max_uses: int | None, expires_at: datetime | None
+    settings: CliSettings,
+    code: str,
+    stars: int,
+    max_uses: int | None,
+    expires_at: datetime | None,
+    reason: str,
 ) -> PromoCode | Rejected:
+    from kiebot_cli.operator import operator_actor
     from kiebot_cli.wiring import open_bot_store
     from kiebot_core.ports.runtime import SystemClock
     from kiebot_core.use_cases.promotions import create_promo
 
     async with open_bot_store(settings) as store:
         return await create_promo(
-            store, SystemClock(), code, stars, max_uses=max_uses, expires_at=expires_at
+            store,
+            SystemClock(),
+            code,
+            stars,
+            max_uses=max_uses,
+            expires_at=expires_at,
+            by=operator_actor(settings),
+            reason=reason,
         )
 
 
@@ -82,6 +95,7 @@ def create(
             "day, so it works all that day (default: never).",
         ),
     ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")] = "",
 ) -> None:
     """Create a promo code worth N Stars, redeemable once per user."""
     import asyncio
@@ -89,7 +103,7 @@ def create(
     from kiebot_core.domain.outcomes import Rejected
 
     context: CliContext = ctx.obj
-    result = asyncio.run(_create(context.settings, code, stars, max_uses, expires))
+    result = asyncio.run(_create(context.settings, code, stars, max_uses, expires, reason))
     if isinstance(result, Rejected):
         fail(context.err, result.detail or result.reason, EXIT_REJECTED)
     context.out.print(

@@ -1,8 +1,9 @@
-"""``kiebot history``, ``kiebot tasks show|resume`` and ``kiebot debug``: the local log."""
+"""``kiebot history``, ``tasks show|resume``, ``debug`` and ``replay``: the store's log."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,11 +11,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from kiebot_cli.debugging import SINCE_HELP, since_moment, user_id_argument
 from kiebot_cli.errors import EXIT_FAILED, fail, guarded
 from kiebot_core.domain.catalog import JsonValue
+from kiebot_core.domain.diagnosis import DebugReport, JourneyStep
 from kiebot_core.domain.generation import Generation
-from kiebot_core.domain.ids import CorrelationId, GenerationId
-from kiebot_core.domain.reasons import POLICY, reason_text
+from kiebot_core.domain.ids import CorrelationId, GenerationId, UserId
 from kiebot_core.domain.telemetry import Event
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ def _row(generation: Generation) -> dict[str, JsonValue]:
 
 async def _history(settings: CliSettings, limit: int, search: str | None) -> list[Generation]:
     from kiebot_cli.generation import LOCAL_USER
-    from kiebot_cli.wiring import open_store
+    from kiebot_cli.store import open_store
 
     async with open_store(settings) as store, store() as uow:
         return await uow.generations.for_user(LOCAL_USER, limit=limit, search=search)
@@ -88,7 +90,7 @@ def history(
 
 async def _find(settings: CliSettings, key: str) -> tuple[Generation | None, list[Event]]:
     """A generation by its id, KIE task id or correlation id, with its event chain."""
-    from kiebot_cli.wiring import open_store
+    from kiebot_cli.store import open_store
 
     async with open_store(settings) as store, store() as uow:
         generation = await uow.generations.get(GenerationId(key))
@@ -174,31 +176,84 @@ def resume(
         raise typer.Exit(EXIT_FAILED)
 
 
+async def _report(settings: CliSettings, key: str) -> DebugReport | None:
+    from kiebot_cli.store import open_store
+    from kiebot_core.use_cases.diagnosis import debug_report
+
+    async with open_store(settings) as store:
+        return await debug_report(store, key)
+
+
 def debug(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help="A generation id, correlation id or KIE task id.")],
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="A generation id, correlation id, KIE task id, Telegram update id or user id "
+            "(user:ID or update:ID when a number could be both)."
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The event chain of one generation on one screen, with its final reason."""
+    """One generation, action or user on one screen: the timeline with relative times, KIE
+    calls, job runs and ledger moves, the final reason with its policy, and a diagnosis line.
+    """
     import asyncio
 
+    from kiebot_cli.debugging import report_json, report_renderable
+
     context: CliContext = ctx.obj
-    generation, events = asyncio.run(_find(context.settings, key))
-    if generation is None and not events:
+    report = asyncio.run(_report(context.settings, key))
+    if report is None:
         fail(context.err, f"nothing recorded for {key!r}")
-    table = Table(title=f"Events of {key}", title_justify="left")
-    for column in ("+s", "Event", "Reason", "Details"):
-        table.add_column(column)
-    start = events[0].at if events else None
-    for event in events:
-        offset = f"{(event.at - start).total_seconds():.2f}" if start else ""
-        details = ", ".join(f"{k}={v}" for k, v in event.payload.items())
-        table.add_row(offset, event.kind, event.reason or "", escape(details))
-    context.out.print(table)
-    if generation is not None and generation.reason is not None:
-        policy = POLICY[generation.reason]
-        context.out.print(
-            f"Final: {generation.state} · {generation.reason} ({policy.remedy}) — "
-            f"{reason_text(generation.reason, context.language)}"
+    if as_json:
+        context.out.print_json(
+            json.dumps(report_json(report, context.language), ensure_ascii=False)
         )
-    elif generation is not None:
-        context.out.print(f"Final: {generation.state}")
+        return
+    context.out.print(report_renderable(report, context.language))
+
+
+async def _journey(
+    settings: CliSettings, user_id: int, since: datetime | None, limit: int
+) -> list[JourneyStep]:
+    from kiebot_cli.store import open_store
+    from kiebot_core.use_cases.diagnosis import user_journey
+
+    async with open_store(settings) as store:
+        return await user_journey(store, UserId(user_id), since=since, limit=limit)
+
+
+def replay(
+    ctx: typer.Context,
+    user_id: Annotated[
+        int,
+        typer.Argument(metavar="USER_ID", parser=user_id_argument, help="A Telegram user id."),
+    ],
+    since: Annotated[
+        datetime | None,
+        typer.Option("--since", metavar="WHEN", parser=since_moment, help=f"From: {SINCE_HELP}."),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="At most this many latest events.")
+    ] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A user's journey from the event chain: the screens they saw, the buttons they pressed,
+    the answers they gave, and how their runs ended.
+    """
+    import asyncio
+
+    from kiebot_cli.debugging import journey_json, journey_table
+
+    context: CliContext = ctx.obj
+    steps = asyncio.run(_journey(context.settings, user_id, since, limit))
+    if as_json:
+        context.out.print_json(json.dumps(journey_json(steps), ensure_ascii=False))
+        return
+    if not steps:
+        fail(
+            context.err,
+            f"nothing recorded for user {user_id}" + (" in that time" if since else ""),
+        )
+    context.out.print(journey_table(steps))

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kiebot_cli.commands import privacy
 from kiebot_cli.errors import EXIT_REJECTED, fail, guarded
 
 if TYPE_CHECKING:
@@ -22,12 +23,16 @@ users_app = typer.Typer(
 async def _grant(
     settings: CliSettings, user_id: int, stars: int, reason: str
 ) -> Granted | Rejected:
+    from kiebot_cli.operator import operator_actor
     from kiebot_cli.wiring import open_bot_store
     from kiebot_core.domain.ids import UserId
+    from kiebot_core.ports.runtime import SystemClock
     from kiebot_core.use_cases.billing import grant_stars
 
     async with open_bot_store(settings) as store:
-        return await grant_stars(store, UserId(user_id), stars, reason)
+        return await grant_stars(
+            store, SystemClock(), UserId(user_id), stars, reason, by=operator_actor(settings)
+        )
 
 
 @users_app.command("grant")
@@ -36,9 +41,14 @@ def grant(
     ctx: typer.Context,
     telegram_id: Annotated[int, typer.Argument(help="The user's Telegram id.")],
     stars: Annotated[int, typer.Argument(min=1, help="How many Stars to give.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (kept in the ledger and the audit trail).")
+    ],
 ) -> None:
-    """Give a user Stars once: the same id, amount and reason again changes nothing."""
+    """Give a user Stars once: the same id, amount and reason again changes nothing.
+
+    Recorded in the audit trail as cli:<KIEBOT_OPERATOR or your login name>.
+    """
     import asyncio
 
     from kiebot_core.domain.outcomes import Rejected
@@ -54,3 +64,7 @@ def grant(
         f"{verb} {stars} ⭐ to {telegram_id} ({reason.strip()}); "
         f"available {result.balance.available} ⭐, held {result.balance.held} ⭐"
     )
+
+
+users_app.command("export")(guarded(privacy.export))
+users_app.command("forget")(guarded(privacy.forget))

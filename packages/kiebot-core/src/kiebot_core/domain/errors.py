@@ -113,6 +113,8 @@ class ProviderError(KiebotError):
     code: ReasonCode
     detail: str = ""
     maybe_accepted: bool = False
+    provider_code: str = attrs.field(default="", repr=False)
+    """The provider's own code for the failure (KIE's ``code`` or ``HTTP 502``), for diagnosis."""
 
     @property
     def reason_code(self) -> ReasonCode:

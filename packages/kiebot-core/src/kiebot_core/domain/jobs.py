@@ -9,8 +9,11 @@ import attrs
 from kiebot_core.domain.catalog import JsonValue
 from kiebot_core.domain.ids import JobId
 
-CLAIM_TIMEOUT = timedelta(minutes=5)
-"""A claimed job whose worker died is claimable again after this long."""
+CLAIM_TIMEOUT = timedelta(seconds=30)
+"""A claimed job whose worker died is claimable again after this long (a running one's claim
+is renewed every ``CLAIM_HEARTBEAT``)."""
+CLAIM_HEARTBEAT = timedelta(seconds=10)
+"""How often a worker renews the claims of the jobs it holds."""
 
 
 class JobKind(enum.StrEnum):

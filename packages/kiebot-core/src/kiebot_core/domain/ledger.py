@@ -182,7 +182,7 @@ def hold(
         )
     return _transaction(
         LedgerKind.HOLD,
-        _key("hold", generation_id),
+        hold_key(generation_id),
         user_id,
         generation_id,
         Entry(AccountKind.AVAILABLE, -amount),
@@ -190,9 +190,19 @@ def hold(
     )
 
 
+def hold_key(generation_id: str) -> IdempotencyKey:
+    """The key of a generation's hold."""
+    return _key("hold", generation_id)
+
+
 def settle_key(generation_id: str) -> IdempotencyKey:
     """The key under which a generation's hold is settled (captured or released)."""
     return _key("settle", generation_id)
+
+
+def refund_key(generation_id: str) -> IdempotencyKey:
+    """The key of the refund of a generation's captured amount."""
+    return _key("refund", generation_id)
 
 
 def capture(
@@ -236,7 +246,7 @@ def refund(user_id: UserId, amount: int, generation_id: str) -> LedgerTransactio
         return problem
     return _transaction(
         LedgerKind.REFUND,
-        _key("refund", generation_id),
+        refund_key(generation_id),
         user_id,
         generation_id,
         Entry(AccountKind.REVENUE, -amount),

@@ -64,6 +64,10 @@ class ReasonCode(enum.StrEnum):
     PROMO_USED_UP = "promo_used_up"
     PROMO_ALREADY_REDEEMED = "promo_already_redeemed"
     REFERRAL_REFUSED = "referral_refused"
+    # privacy and the catalog
+    GENERATIONS_RUNNING = "generations_running"
+    USER_UNKNOWN = "user_unknown"
+    CATALOG_INVALID = "catalog_invalid"
     # us
     PRICE_UNKNOWN = "price_unknown"
     CONFIGURATION_ERROR = "configuration_error"
@@ -143,6 +147,9 @@ POLICY: Mapping[ReasonCode, ReasonPolicy] = {
     ReasonCode.PROMO_USED_UP: _FINAL,
     ReasonCode.PROMO_ALREADY_REDEEMED: _FINAL,
     ReasonCode.REFERRAL_REFUSED: _FINAL,
+    ReasonCode.GENERATIONS_RUNNING: _RETRY,
+    ReasonCode.USER_UNKNOWN: _FIX,
+    ReasonCode.CATALOG_INVALID: _FIX,
     ReasonCode.PRICE_UNKNOWN: _OPERATOR,
     ReasonCode.CONFIGURATION_ERROR: _OPERATOR,
     ReasonCode.STORAGE_ERROR: ReasonPolicy(Remedy.RETRY, alert_operator=True),

@@ -47,6 +47,53 @@ def _data(name: str) -> Any:  # raw JSON, shaped by the builders below
     return json.loads(resources.files("kiebot_core").joinpath("data", name).read_text("utf-8"))
 
 
+@attrs.frozen
+class CatalogDocument:
+    """Everything the registry is built from: the machine layer and the UI overlay, as JSON.
+
+    The shipped one is read from ``kiebot_core/data``; a synced one is stored in the database
+    (``kiebot models sync``) and wins over the shipped one.
+    """
+
+    catalog: Mapping[str, Any]
+    """The machine layer (``catalog.json``): ``{"models": [...]}``."""
+    ui_models: Mapping[str, Any]
+    """Titles, pitches, popularity, tags, asked inputs and rules, by model id."""
+    ui_inputs: Mapping[str, Any]
+    """Title, help and example of every input, by input name."""
+    ui_flows: Mapping[str, Any]
+    """The flows' titles and the main menu's sections."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The document as one JSON object (how storage keeps it)."""
+        return {
+            "catalog": dict(self.catalog),
+            "ui_models": dict(self.ui_models),
+            "ui_inputs": dict(self.ui_inputs),
+            "ui_flows": dict(self.ui_flows),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> "CatalogDocument":
+        """The document :meth:`to_json` made. Raises ValueError when a part is missing."""
+        parts = ("catalog", "ui_models", "ui_inputs", "ui_flows")
+        missing = [part for part in parts if not isinstance(raw.get(part), Mapping)]
+        if missing:
+            raise ValueError(f"catalog document without {', '.join(missing)}")
+        return cls(raw["catalog"], raw["ui_models"], raw["ui_inputs"], raw["ui_flows"])
+
+
+@cache
+def shipped_document() -> CatalogDocument:
+    """The catalog document shipped inside kiebot-core (read once per process)."""
+    return CatalogDocument(
+        catalog=_data("catalog.json"),
+        ui_models=_data("ui_models.json"),
+        ui_inputs=_data("ui_inputs.json"),
+        ui_flows=_data("ui_flows.json"),
+    )
+
+
 def _decimal(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
@@ -204,31 +251,74 @@ def _model(
     return model
 
 
-def build_registry(price_overrides: Mapping[str, Decimal] | None = None) -> Registry:
-    """Load and validate the shipped registry.
+def build_registry(
+    price_overrides: Mapping[str, Decimal] | None = None,
+    *,
+    document: CatalogDocument | None = None,
+) -> Registry:
+    """Load and validate the registry of ``document`` (by default the shipped one).
 
     ``price_overrides`` (model id → flat credits per unit) supply a price for models the
     catalog has none for, and replace the table of the others. Raises ValueError when the
-    data files themselves are inconsistent (a duplicate id, a missing overlay entry or text).
+    document itself is inconsistent (a duplicate id, a missing overlay entry or text, a value
+    of an unknown kind).
     """
     overrides = price_overrides or {}
-    catalog = _data("catalog.json")["models"]
-    models_ui = _data("ui_models.json")
-    inputs_ui = _data("ui_inputs.json")
-    flows_ui = _data("ui_flows.json")
+    source = document or shipped_document()
+    try:
+        return _build(source, overrides)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"malformed catalog document: {type(error).__name__}: {error}") from None
+
+
+def _named_model(
+    raw: Mapping[str, Any],
+    document: CatalogDocument,
+    sections: tuple[MenuSection, ...],
+    overrides: Mapping[str, Decimal],
+) -> ModelSpec:
+    """``_model`` whose errors name the model."""
+    model_id = raw["id"]
+    try:
+        return _model(
+            raw,
+            document.ui_models[model_id],
+            document.ui_inputs,
+            sections,
+            overrides.get(model_id),
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{model_id}: {type(error).__name__}: {error}") from None
+
+
+def _build(document: CatalogDocument, overrides: Mapping[str, Decimal]) -> Registry:
+    catalog = document.catalog["models"]
+    models_ui = document.ui_models
+    inputs_ui = document.ui_inputs
+    flows_ui = document.ui_flows
     ids = [raw["id"] for raw in catalog]
     if len(set(ids)) != len(ids):
         raise ValueError("duplicate model ids in catalog.json")
     if set(models_ui) != set(ids):
-        raise ValueError("ui_models.json must describe exactly the catalog's models")
+        without = sorted(set(ids) - set(models_ui))
+        extra = sorted(set(models_ui) - set(ids))
+        detail = "; ".join(
+            part
+            for part in (
+                f"no entry for {', '.join(without)}" if without else "",
+                f"entries for unknown {', '.join(extra)}" if extra else "",
+            )
+            if part
+        )
+        raise ValueError(f"ui_models.json must describe exactly the catalog's models: {detail}")
+    untexted = sorted({item["name"] for raw in catalog for item in raw["inputs"]} - set(inputs_ui))
+    if untexted:
+        raise ValueError(f"ui_inputs.json has no texts for the inputs {', '.join(untexted)}")
     sections = tuple(
         MenuSection(raw["id"], Localized.from_mapping(raw["title"]), tuple(raw["flows"]))
         for raw in flows_ui["sections"]
     )
-    models = tuple(
-        _model(raw, models_ui[raw["id"]], inputs_ui, sections, overrides.get(raw["id"]))
-        for raw in catalog
-    )
+    models = tuple(_named_model(raw, document, sections, overrides) for raw in catalog)
     flow_titles = {flow: Localized.from_mapping(text) for flow, text in flows_ui["flows"].items()}
     missing_titles = {flow for model in models for flow in model.flows} - set(flow_titles)
     if missing_titles:

@@ -44,6 +44,8 @@ class ProviderStatus:
     """Set when ``state`` is FAILED."""
     detail: str = ""
     """The provider's own failure text, for logs and diagnosis."""
+    provider_code: str = ""
+    """The provider's own failure code (KIE's ``failCode``), when it gave one."""
     credits_consumed: Decimal | None = None
 
 

@@ -11,9 +11,12 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
+from kiebot_core.domain.audit import AuditEntry
 from kiebot_core.domain.catalog import JsonValue
+from kiebot_core.domain.catalog_sync import CatalogRecord, CatalogVersion
 from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease, SentMessage
 from kiebot_core.domain.favorites import Favorite
+from kiebot_core.domain.figures import OperationsSnapshot, OperationsTotals
 from kiebot_core.domain.generation import Generation
 from kiebot_core.domain.ids import (
     CorrelationId,
@@ -29,12 +32,19 @@ from kiebot_core.domain.ids import (
 from kiebot_core.domain.jobs import Job
 from kiebot_core.domain.ledger import Balance, LedgerTransaction
 from kiebot_core.domain.margin import ModelMargin
-from kiebot_core.domain.operations import OperationsSnapshot
 from kiebot_core.domain.payments import Order, Payment
+from kiebot_core.domain.privacy import ForgottenUser
 from kiebot_core.domain.promotions import PromoCode, ReferralSummary
 from kiebot_core.domain.reasons import ReasonCode
+from kiebot_core.domain.stats import Activity
 from kiebot_core.domain.telemetry import Event
 from kiebot_core.domain.users import User
+from kiebot_core.ports.operations import (
+    AudienceRepository,
+    BroadcastRepository,
+    CircuitRepository,
+    CreditsRepository,
+)
 
 
 class UserRepository(Protocol):
@@ -50,6 +60,24 @@ class UserRepository(Protocol):
 
     async def save(self, user: User) -> None:
         """Replace a stored user. Raises ``NotFoundError`` if it was never added."""
+        ...
+
+    async def update_seen(
+        self, user_id: UserId, *, last_seen_at: datetime | None, username: str | None
+    ) -> None:
+        """Store only when the user was last seen and as which username.
+
+        Every other field stays as stored, even when another unit of work just changed it
+        (a ban, a language switch). Raises ``NotFoundError`` if the user was never added.
+        """
+        ...
+
+    async def by_username(self, username: str) -> User | None:
+        """The user last seen as ``username`` (any case, without ``@``), or None.
+
+        Usernames move between accounts on Telegram: when several stored users carry it, the
+        one seen most recently wins (then the highest id).
+        """
         ...
 
 
@@ -173,6 +201,28 @@ class EventRepository(Protocol):
 
     async def chain(self, correlation_id: CorrelationId) -> list[Event]:
         """Every event of one user action, oldest first."""
+        ...
+
+    async def for_generation(self, generation_id: GenerationId) -> list[Event]:
+        """Every event naming the generation, oldest first (then in the order appended)."""
+        ...
+
+    async def for_task(self, task_id: ProviderTaskId) -> list[Event]:
+        """Every event whose payload names the KIE task (``kie_task_id``), oldest first."""
+        ...
+
+    async def for_update(self, update_id: int) -> list[Event]:
+        """Every event whose payload names the Telegram update (``update_id``), oldest first."""
+        ...
+
+    async def for_user(
+        self, user_id: UserId, *, limit: int, since: datetime | None = None
+    ) -> list[Event]:
+        """The ``limit`` newest of the user's events at or after ``since``, oldest first.
+
+        Every retained event of the user counts when ``since`` is None; events of the same
+        moment keep the order in which they were appended.
+        """
         ...
 
     async def prune(self, before: datetime) -> int:
@@ -393,6 +443,13 @@ class JobRepository(Protocol):
         """Put a claimed job back to run again at ``run_at``."""
         ...
 
+    async def extend(self, job_ids: Sequence[JobId]) -> None:
+        """Renew the live claims of these jobs for another claim timeout: still running.
+
+        Jobs no longer claimed (their claim timed out) or gone are left as they are.
+        """
+        ...
+
 
 class FreeRunRepository(Protocol):
     """Free-tier runs taken per user and UTC day."""
@@ -478,11 +535,115 @@ class ReportRepository(Protocol):
         """
         ...
 
-    async def operations(self) -> OperationsSnapshot:
-        """The store's figures now: generations by model and state, the job queue, the
-        inbox, and the Stars paid and refunded (the store's clock decides what is due).
+    async def activity(self, since: datetime, *, today: datetime, week: datetime) -> Activity:
+        """Users, generations, money and the funnel of the period from ``since``.
 
-        Aggregate reads only, cheap enough to run at every metrics scrape.
+        Users are counted now: all of them, and those last seen at or after ``today`` and
+        ``week``. Generations started since ``since`` are counted per model and state, with
+        the nearest-rank p50/p95 of start-to-delivery time of the succeeded ones. Money:
+        payments received since ``since``, and purchase and generation refunds recorded since
+        then. The funnel follows the users who joined since ``since``.
+        """
+        ...
+
+    async def operations(self) -> OperationsSnapshot:
+        """The work in progress now, for metrics: cheap enough for every scrape.
+
+        Unfinished generations by model and state, the job queue and the inbox: reads of
+        small or indexed sets only, never a whole table. The store's clock decides what is
+        due.
+        """
+        ...
+
+    async def totals(self) -> OperationsTotals:
+        """Everything counted since the store began, for metrics: read rarely.
+
+        Finished generations by model, state and reason, and the Stars paid and refunded.
+        These read whole tables: callers read them rarely (the bot's metrics once a minute).
+        """
+        ...
+
+
+class AuditRepository(Protocol):
+    """The audit trail of operator actions: append-only, never pruned.
+
+    Entries never change but by a forgetting (``PrivacyRepository.forget`` names the anonymous
+    id instead of the user's).
+    """
+
+    async def append(self, entry: AuditEntry) -> None:
+        """Record one entry (in the unit of work of the action it records)."""
+        ...
+
+    async def recent(self, *, limit: int, since: datetime | None = None) -> list[AuditEntry]:
+        """Up to ``limit`` entries at or after ``since`` (all when None), newest first.
+
+        Entries of the same moment come in reverse order of recording.
+        """
+        ...
+
+
+class CatalogRepository(Protocol):
+    """Synced model catalogs, versioned; the newest one wins over the shipped catalog."""
+
+    async def current(self) -> CatalogVersion | None:
+        """The newest stored version, or None while the catalog was never synced."""
+        ...
+
+    async def current_version(self) -> int:
+        """The newest version's number (0 while none is stored); cheap enough to poll."""
+        ...
+
+    async def add(self, version: CatalogVersion) -> None:
+        """Store ``version``, which must be numbered one more than the newest (1 for the first).
+
+        Raises ``StaleWriteError`` when another unit of work stored that number first (or the
+        number skips one): the caller read an outdated catalog. Every bot instance is told once
+        it commits (``CATALOG_CHANNEL`` in PostgreSQL).
+        """
+        ...
+
+    async def history(self, *, limit: int) -> list[CatalogRecord]:
+        """Up to ``limit`` stored versions without their documents, newest first."""
+        ...
+
+
+class PrivacyRepository(Protocol):
+    """Forgetting users: personal data erased, money records kept under an anonymous id.
+
+    What happens to each record is the table in ``kiebot_core.domain.privacy``.
+    """
+
+    async def forget(self, user_id: UserId, *, fingerprint: str, at: datetime) -> ForgottenUser:
+        """Forget the stored user ``user_id``, recording ``fingerprint`` and the time ``at``.
+
+        Allocates the anonymous id (negative, never used before). Raises ``NotFoundError`` for
+        a user never added (or already forgotten), and ``StaleWriteError`` while one of their
+        generations is unfinished (checked after locking out the user's ledger appends and
+        waiting for the units of work that hold ``lock_against_forgetting``).
+        """
+        ...
+
+    async def forgotten(self, fingerprint: str) -> list[ForgottenUser]:
+        """Every forgetting of the person with ``fingerprint``, oldest first (empty if none)."""
+        ...
+
+    async def lock_against_forgetting(self, user_id: UserId) -> bool:
+        """Keep the stored user ``user_id`` from being forgotten until this unit of work ends.
+
+        A shared lock (starting generations takes it; they do not wait for one another): a
+        ``forget`` either waits for this unit of work and then sees what it stored, or ended
+        first, and then the user is not stored. False when the user is not stored (never
+        added, or forgotten).
+        """
+        ...
+
+    async def erase_update(self, bot_id: int, update_id: int) -> None:
+        """Erase what is stored of the inbox update with which a user deleted their data.
+
+        Called once the update is done: its payload becomes ``{"update_id": …}`` and its chat
+        is cleared (the row stays, so the same update delivered again is still a duplicate),
+        and the calls journaled for it are deleted. Idempotent; an unknown update is ignored.
         """
         ...
 
@@ -573,6 +734,41 @@ class UnitOfWork(Protocol):
     @property
     def reports(self) -> ReportRepository:
         """Operator reports."""
+        ...
+
+    @property
+    def audit(self) -> AuditRepository:
+        """The audit trail of operator actions."""
+        ...
+
+    @property
+    def catalogs(self) -> CatalogRepository:
+        """Synced model catalogs."""
+        ...
+
+    @property
+    def privacy(self) -> PrivacyRepository:
+        """Forgetting users."""
+        ...
+
+    @property
+    def audience(self) -> AudienceRepository:
+        """Who broadcasts reach, and who blocked the bot."""
+        ...
+
+    @property
+    def broadcasts(self) -> BroadcastRepository:
+        """Broadcasts and their deliveries."""
+        ...
+
+    @property
+    def circuits(self) -> CircuitRepository:
+        """The models' circuit breakers."""
+        ...
+
+    @property
+    def credits(self) -> CreditsRepository:
+        """The provider account's credits as last checked."""
         ...
 
     async def commit(self) -> None:

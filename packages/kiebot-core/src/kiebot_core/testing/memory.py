@@ -7,16 +7,28 @@ which replaces the shared state only on ``commit``: rollback semantics match Pos
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
 import attrs
 
+from kiebot_core.domain.audit import AuditEntry
+from kiebot_core.domain.breakers import Circuit
+from kiebot_core.domain.broadcasts import Broadcast, BroadcastId
 from kiebot_core.domain.catalog import JsonValue
+from kiebot_core.domain.catalog_sync import CatalogVersion
 from kiebot_core.domain.coordination import Conversation, InboxUpdate, Lease, SentMessage
+from kiebot_core.domain.credits import CreditsState
 from kiebot_core.domain.errors import DuplicateError, NotFoundError, StaleWriteError
 from kiebot_core.domain.favorites import Favorite
+from kiebot_core.domain.figures import (
+    GenerationKey,
+    InFlightKey,
+    OperationsSnapshot,
+    OperationsTotals,
+    QueueFigures,
+)
 from kiebot_core.domain.generation import Generation, GenerationState
 from kiebot_core.domain.ids import (
     CorrelationId,
@@ -31,15 +43,25 @@ from kiebot_core.domain.ids import (
 )
 from kiebot_core.domain.jobs import CLAIM_TIMEOUT, Job
 from kiebot_core.domain.json_values import checked_json
-from kiebot_core.domain.ledger import AccountKind, Balance, LedgerTransaction
+from kiebot_core.domain.ledger import AccountKind, Balance, LedgerKind, LedgerTransaction
 from kiebot_core.domain.margin import DeliveredRun, ModelMargin, margins
-from kiebot_core.domain.payments import Order, Payment
+from kiebot_core.domain.payments import Order, Payment, PaymentState
+from kiebot_core.domain.privacy import ForgottenUser
 from kiebot_core.domain.promotions import PromoCode, ReferralSummary
 from kiebot_core.domain.reasons import ReasonCode
-from kiebot_core.domain.telemetry import Event
+from kiebot_core.domain.stats import (
+    Activity,
+    Funnel,
+    MoneyFigures,
+    UserFigures,
+    model_runs,
+    percentiles,
+)
+from kiebot_core.domain.telemetry import TASK_TAG, UPDATE_TAG, Event
 from kiebot_core.domain.users import User
 from kiebot_core.ports.runtime import Clock, SystemClock
 from kiebot_core.ports.storage import (
+    AuditRepository,
     ConversationRepository,
     EventRepository,
     FavoriteRepository,
@@ -60,6 +82,15 @@ from kiebot_core.ports.storage import (
     UnitOfWorkFactory,
     UserRepository,
 )
+from kiebot_core.testing.catalogs import MemoryCatalogRepository
+from kiebot_core.testing.operations import (
+    MemoryAudienceRepository,
+    MemoryBroadcastRepository,
+    MemoryCircuitRepository,
+    MemoryCreditsRepository,
+    StoredDelivery,
+)
+from kiebot_core.testing.privacy import MemoryPrivacyRepository
 
 
 @attrs.define
@@ -87,6 +118,15 @@ class _State:
     promos: dict[str, PromoCode] = attrs.field(factory=dict)
     redemptions: set[tuple[str, UserId]] = attrs.field(factory=set)
     referral_rewards: dict[UserId, tuple[UserId, int, PaymentChargeId]] = attrs.field(factory=dict)
+    audit: list[AuditEntry] = attrs.field(factory=list)
+    blocked: dict[UserId, datetime] = attrs.field(factory=dict)
+    broadcasts: dict[BroadcastId, Broadcast] = attrs.field(factory=dict)
+    deliveries: dict[tuple[BroadcastId, UserId], StoredDelivery] = attrs.field(factory=dict)
+    circuits: dict[str, Circuit] = attrs.field(factory=dict)
+    failures: list[tuple[str, datetime]] = attrs.field(factory=list)
+    credits: dict[str, CreditsState] = attrs.field(factory=dict)
+    catalogs: list[CatalogVersion] = attrs.field(factory=list)
+    forgotten: list[ForgottenUser] = attrs.field(factory=list)
 
     def copy(self) -> "_State":
         # Values are frozen, so copying the containers is a full snapshot.
@@ -125,6 +165,30 @@ class MemoryUserRepository(UserRepository):
         if user.id not in self._state.users:
             raise NotFoundError("user", str(user.id))
         self._state.users[user.id] = user
+
+    async def update_seen(
+        self, user_id: UserId, *, last_seen_at: datetime | None, username: str | None
+    ) -> None:
+        stored = self._state.users.get(user_id)
+        if stored is None:
+            raise NotFoundError("user", str(user_id))
+        self._state.users[user_id] = attrs.evolve(
+            stored, last_seen_at=last_seen_at, username=username
+        )
+
+    async def by_username(self, username: str) -> User | None:
+        wanted = username.strip().removeprefix("@").lower()
+        found = [
+            u
+            for u in self._state.users.values()
+            if (u.username or "").lower() == wanted and wanted
+        ]
+        return max(found, key=_recency, default=None)
+
+
+def _recency(user: User) -> tuple[datetime, int]:
+    """Orders users by when they were last seen (never seen first), then by id."""
+    return (user.last_seen_at or datetime.min.replace(tzinfo=UTC), user.id)
 
 
 @attrs.define
@@ -288,6 +352,28 @@ class MemoryEventRepository(EventRepository):
     async def chain(self, correlation_id: CorrelationId) -> list[Event]:
         chain = [e for e in self._state.events if e.correlation_id == correlation_id]
         return sorted(chain, key=lambda e: e.at)
+
+    async def for_generation(self, generation_id: GenerationId) -> list[Event]:
+        found = [e for e in self._state.events if e.generation_id == generation_id]
+        return sorted(found, key=lambda e: e.at)
+
+    async def for_task(self, task_id: ProviderTaskId) -> list[Event]:
+        found = [e for e in self._state.events if e.payload.get(TASK_TAG) == task_id]
+        return sorted(found, key=lambda e: e.at)
+
+    async def for_update(self, update_id: int) -> list[Event]:
+        found = [e for e in self._state.events if e.payload.get(UPDATE_TAG) == update_id]
+        return sorted(found, key=lambda e: e.at)
+
+    async def for_user(
+        self, user_id: UserId, *, limit: int, since: datetime | None = None
+    ) -> list[Event]:
+        found = [
+            e
+            for e in self._state.events
+            if e.user_id == user_id and (since is None or e.at >= since)
+        ]
+        return sorted(found, key=lambda e: e.at)[-limit:] if limit > 0 else []
 
     async def prune(self, before: datetime) -> int:
         kept = [e for e in self._state.events if e.at >= before]
@@ -565,6 +651,13 @@ class MemoryJobRepository(JobRepository):
         self._state.jobs[job_id] = attrs.evolve(job, run_at=run_at)
         self._state.claims.pop(job_id, None)
 
+    async def extend(self, job_ids: Sequence[JobId]) -> None:
+        now = self._clock.now()
+        for job_id in job_ids:
+            until = self._state.claims.get(job_id)
+            if until is not None and until > now:
+                self._state.claims[job_id] = now + CLAIM_TIMEOUT
+
 
 @attrs.define
 class MemoryFreeRunRepository(FreeRunRepository):
@@ -655,6 +748,98 @@ class MemoryReportRepository(ReportRepository):
     """Reports computed from the other collections."""
 
     _state: _State
+    _clock: Clock = attrs.field(factory=SystemClock)
+
+    async def operations(self) -> OperationsSnapshot:
+        now, state = self._clock.now(), self._state
+        in_flight: dict[InFlightKey, int] = {}
+        for g in state.generations.values():
+            if not g.state.is_terminal:
+                in_flight[g.model_id, g.state] = in_flight.get((g.model_id, g.state), 0) + 1
+        running = {i for i, until in state.claims.items() if until > now and i in state.jobs}
+        idle = [job for job in state.jobs.values() if job.id not in running]
+        due = [job.run_at for job in idle if job.run_at <= now]
+        settled = state.inbox_done.keys() | state.inbox_parked.keys()
+        live = [u.received_at for key, u in state.inbox.items() if key not in settled]
+        return OperationsSnapshot(
+            in_flight=in_flight,
+            jobs=QueueFigures(
+                waiting=len(due),
+                running=len(running),
+                scheduled=len(idle) - len(due),
+                oldest_wait=max(now - min(due), timedelta(0)) if due else timedelta(0),
+            ),
+            updates_pending=len(live),
+            oldest_update_wait=max(now - min(live), timedelta(0)) if live else timedelta(0),
+            updates_parked=len(state.inbox_parked),
+        )
+
+    async def totals(self) -> OperationsTotals:
+        state = self._state
+        finished: dict[GenerationKey, int] = {}
+        for g in state.generations.values():
+            if g.state.is_terminal:
+                ended = g.state in {GenerationState.FAILED, GenerationState.CANCELLED}
+                key = (g.model_id, g.state, g.reason if ended else None)
+                finished[key] = finished.get(key, 0) + 1
+        refunded = [p for p in state.payments.values() if p.state is PaymentState.REFUNDED]
+        return OperationsTotals(
+            finished=finished,
+            stars_purchased=sum(p.stars for p in state.payments.values()),
+            stars_refunded=sum(p.stars for p in refunded),
+            payments=len(state.payments),
+            refunds=len(refunded),
+        )
+
+    async def activity(self, since: datetime, *, today: datetime, week: datetime) -> Activity:
+        state = self._state
+        counts: dict[tuple[str, GenerationState], int] = {}
+        durations: dict[str, list[timedelta]] = {}
+        for g in state.generations.values():
+            if g.created_at < since:
+                continue
+            counts[g.model_id, g.state] = counts.get((g.model_id, g.state), 0) + 1
+            if g.state is GenerationState.SUCCEEDED:
+                durations.setdefault(g.model_id, []).append(g.updated_at - g.created_at)
+        seen = [u.last_seen_at for u in state.users.values() if u.last_seen_at is not None]
+        joined = [u.id for u in state.users.values() if u.created_at >= since]
+        generated = {g.user_id for g in state.generations.values()}
+        paid = {p.user_id for p in state.payments.values()}
+        payments = [p for p in state.payments.values() if p.created_at >= since]
+        moves = [
+            t
+            for t in state.ledger.values()
+            if t.recorded_at is not None and t.recorded_at >= since
+        ]
+        purchase_refunds = [t for t in moves if t.kind is LedgerKind.PURCHASE_REFUND]
+        refunds = [t for t in moves if t.kind is LedgerKind.REFUND]
+        refunded_payments = [
+            state.payments.get(PaymentChargeId(t.reference)) for t in purchase_refunds
+        ]
+        return Activity(
+            users=UserFigures(
+                total=len(state.users),
+                active_today=sum(1 for at in seen if at >= today),
+                active_week=sum(1 for at in seen if at >= week),
+            ),
+            runs=model_runs(
+                ((model_id, s, n) for (model_id, s), n in counts.items()),
+                {model_id: percentiles(times) for model_id, times in durations.items()},
+            ),
+            funnel=Funnel(
+                started=len(joined),
+                generated=sum(1 for u in joined if u in generated),
+                paid=sum(1 for u in joined if u in paid),
+            ),
+            money=MoneyFigures(
+                stars_in=sum(p.stars for p in payments),
+                payments=len(payments),
+                purchase_refunds=len(purchase_refunds),
+                purchase_refunded_stars=sum(p.stars for p in refunded_payments if p is not None),
+                generation_refunds=len(refunds),
+                generation_refunded_stars=sum(t.amount_of(AccountKind.AVAILABLE) for t in refunds),
+            ),
+        )
 
     async def margin(self, since: datetime) -> list[ModelMargin]:
         kept: dict[str, int] = {}
@@ -672,6 +857,21 @@ class MemoryReportRepository(ReportRepository):
             for g in self._state.generations.values()
             if g.state is GenerationState.SUCCEEDED and g.created_at >= since
         )
+
+
+@attrs.define
+class MemoryAuditRepository(AuditRepository):
+    """Audit entries in recording order."""
+
+    _state: _State
+
+    async def append(self, entry: AuditEntry) -> None:
+        self._state.audit.append(entry)
+
+    async def recent(self, *, limit: int, since: datetime | None = None) -> list[AuditEntry]:
+        ordered = sorted(enumerate(self._state.audit), key=lambda item: (item[1].at, item[0]))
+        newest = [entry for _, entry in reversed(ordered) if since is None or entry.at >= since]
+        return newest[: max(limit, 0)]
 
 
 class MemoryUnitOfWork(UnitOfWork):
@@ -746,8 +946,37 @@ class MemoryUnitOfWork(UnitOfWork):
         return MemoryReferralRepository(self._state)
 
     @property
+    def audit(self) -> MemoryAuditRepository:
+        return MemoryAuditRepository(self._state)
+
+    @property
+    def catalogs(self) -> MemoryCatalogRepository:
+        return MemoryCatalogRepository(self._state.catalogs)
+
+    @property
+    def privacy(self) -> MemoryPrivacyRepository:
+        return MemoryPrivacyRepository(self._state)
+
+    @property
+    def audience(self) -> MemoryAudienceRepository:
+        state = self._state
+        return MemoryAudienceRepository(state.users, state.payments, state.blocked)
+
+    @property
+    def broadcasts(self) -> MemoryBroadcastRepository:
+        return MemoryBroadcastRepository(self._state.broadcasts, self._state.deliveries)
+
+    @property
+    def circuits(self) -> MemoryCircuitRepository:
+        return MemoryCircuitRepository(self._state.circuits, self._state.failures)
+
+    @property
+    def credits(self) -> MemoryCreditsRepository:
+        return MemoryCreditsRepository(self._state.credits)
+
+    @property
     def reports(self) -> MemoryReportRepository:
-        return MemoryReportRepository(self._state)
+        return MemoryReportRepository(self._state, self._database.clock)
 
     async def commit(self) -> None:
         self._database.state = self._state

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from kiebot_core.domain.audit import Actor, AuditAction
 from kiebot_core.domain.catalog import JsonValue, ModelSpec, Registry
 from kiebot_core.domain.errors import (
     DeliveryError,
@@ -28,13 +29,23 @@ from kiebot_core.domain.errors import (
 )
 from kiebot_core.domain.generation import Deadlines, Generation, GenerationState
 from kiebot_core.domain.ids import CorrelationId, GenerationId, JobId, ProviderTaskId, UserId
-from kiebot_core.domain.jobs import Job, JobKind
-from kiebot_core.domain.ledger import AccountKind, capture, hold, refund, release, settle_key
+from kiebot_core.domain.jobs import CLAIM_HEARTBEAT, Job, JobKind
+from kiebot_core.domain.ledger import (
+    AccountKind,
+    LedgerKind,
+    LedgerTransaction,
+    capture,
+    hold,
+    refund,
+    release,
+    settle_key,
+)
 from kiebot_core.domain.outcomes import Rejected
 from kiebot_core.domain.pricing import MediaFacts, PriceSettings, Quote, quote
+from kiebot_core.domain.privacy import fingerprint
 from kiebot_core.domain.promotions import FreeAllowance, FreeTier, free_day
 from kiebot_core.domain.reasons import POLICY, ReasonCode, Remedy
-from kiebot_core.domain.telemetry import Event
+from kiebot_core.domain.telemetry import JOB_PREFIX, LEDGER_PREFIX, Event, EventKind, safe_text
 from kiebot_core.domain.validation import NormalizedInput, normalize
 from kiebot_core.ports.delivery import ResultDelivery
 from kiebot_core.ports.generation import (
@@ -45,9 +56,13 @@ from kiebot_core.ports.generation import (
 )
 from kiebot_core.ports.runtime import Clock, IdFactory
 from kiebot_core.ports.storage import UnitOfWork, UnitOfWorkFactory
+from kiebot_core.use_cases.audit import audited
+from kiebot_core.use_cases.tracing import StepTrace, Stopwatch, TracedDelivery, TracedGateway
 
 RegistrySource = Callable[[], Awaitable[Registry]]
 """Where the current registry comes from (the shipped one with runtime switches applied)."""
+FailureHook = Callable[[Generation, ReasonCode, str], Awaitable[None]]
+"""Told of each generation this pipeline ended failed, with its reason and detail."""
 
 
 @attrs.frozen
@@ -79,6 +94,9 @@ class Pipeline:
     ids: IdFactory
     registry: RegistrySource
     settings: PipelineSettings = attrs.Factory(PipelineSettings)
+    on_failure: FailureHook | None = None
+    """Told after a generation failed (the circuit breaker, the credits watch); its errors
+    propagate like any other failure of the job step."""
 
 
 @attrs.frozen
@@ -140,6 +158,24 @@ def _event(generation: Generation, kind: str, at: datetime, **payload: JsonValue
     )
 
 
+def _ledger_event(generation: Generation, move: LedgerTransaction, at: datetime) -> Event:
+    """The event of a ledger move of ``generation``: the Stars it held, charged or gave back."""
+    charged = move.kind in {LedgerKind.CAPTURE, LedgerKind.REFUND}
+    account = AccountKind.REVENUE if charged else AccountKind.HELD
+    payload: dict[str, JsonValue] = {"stars": abs(move.amount_of(account))}
+    returned = move.amount_of(AccountKind.AVAILABLE)
+    if move.kind is LedgerKind.CAPTURE and returned:
+        payload["returned"] = returned
+    return Event(
+        correlation_id=generation.correlation_id,
+        kind=f"{LEDGER_PREFIX}{move.kind}",
+        at=at,
+        user_id=generation.user_id,
+        generation_id=generation.id,
+        payload=payload,
+    )
+
+
 def _new_job_id(pipeline: Pipeline) -> JobId:
     return JobId(pipeline.ids.new("job"))
 
@@ -192,11 +228,52 @@ async def start_generation(
     """Validate, quote, hold the price and queue the submission, all in one transaction.
 
     Rejects with the reason of the first problem: an unknown or disabled model, an invalid or
-    missing input (named), a banned user, too many running generations, a short balance or
-    debt. Nothing is stored and nothing is sent to the provider when it rejects. A model of the
-    free tier uses one of the day's free runs while any is left (taken in this transaction, so
+    missing input (named), a banned user, a user whose data was deleted (``USER_UNKNOWN``:
+    forgotten since, or while this start ran), too many running generations, a short balance
+    or debt. Nothing is stored and nothing is sent to the provider when it rejects, but the
+    refusal is recorded as an event of the command's correlation (without the user id of a
+    forgotten user). A model of the free tier
+    uses one of the day's free runs while any is left (taken in this transaction, so
     concurrent starts never overdraw it); otherwise the price is held.
     """
+    started = await _start(pipeline, command)
+    if isinstance(started, Rejected):
+        async with pipeline.uow() as uow:
+            await uow.events.append(_rejected_event(pipeline, command, started))
+            await uow.commit()
+    return started
+
+
+def _rejected_event(pipeline: Pipeline, command: StartCommand, rejected: Rejected) -> Event:
+    payload: dict[str, JsonValue] = {"model": command.model_id}
+    if rejected.input_name:
+        payload["input"] = rejected.input_name
+    if rejected.detail:
+        payload["detail"] = safe_text(rejected.detail)
+    return Event(
+        correlation_id=command.correlation_id,
+        kind=EventKind.GENERATION_REJECTED,
+        at=pipeline.clock.now(),
+        user_id=None if rejected.reason is ReasonCode.USER_UNKNOWN else command.user_id,
+        reason=rejected.reason,
+        payload=payload,
+    )
+
+
+async def _user_refusal(uow: UnitOfWork, user_id: UserId) -> Rejected | None:
+    """Why ``user_id`` may not start a generation in ``uow``: banned, or forgotten."""
+    # A forgetting of this user either waits for this start (and then refuses: a generation
+    # runs) or ended before it (and the user is gone): nothing is stored under their id.
+    stored = await uow.privacy.lock_against_forgetting(user_id)
+    if not stored and await uow.privacy.forgotten(fingerprint(user_id)):
+        return Rejected(ReasonCode.USER_UNKNOWN, detail="their data was deleted")
+    user = await uow.users.get(user_id)
+    if user is not None and user.is_banned:
+        return Rejected(ReasonCode.BANNED)
+    return None
+
+
+async def _start(pipeline: Pipeline, command: StartCommand) -> GenerationStarted | Rejected:
     quoted = await quote_generation(pipeline, command.model_id, command.answers, command.facts)
     if isinstance(quoted, Rejected):
         return quoted
@@ -205,19 +282,22 @@ async def start_generation(
     now = pipeline.clock.now()
     generation_id = GenerationId(pipeline.ids.new("gen"))
     async with pipeline.uow() as uow:
-        user = await uow.users.get(command.user_id)
-        if user is not None and user.is_banned:
-            return Rejected(ReasonCode.BANNED)
+        if (refused := await _user_refusal(uow, command.user_id)) is not None:
+            return refused
+        credits = await uow.credits.get()
+        if credits is not None and credits.is_paused:
+            return Rejected(ReasonCode.PROVIDER_NO_CREDITS, detail="paused: no provider credits")
         running = await uow.generations.unfinished(user_id=command.user_id)
         if len(running) >= settings.max_concurrent:
             return Rejected(ReasonCode.TOO_MANY_GENERATIONS, detail=f"{len(running)} running")
         held, is_free = 0, await _take_free_run(pipeline, uow, command.user_id, model, price)
+        held_move: LedgerTransaction | None = None
         if settings.bill_users and not is_free:
             balance = await uow.ledger.balance(command.user_id)
             planned = hold(balance, command.user_id, price.stars, generation_id)
             if isinstance(planned, Rejected):
                 return planned
-            await uow.ledger.append(planned)
+            held_move = await uow.ledger.append(planned)
             held = price.stars
         generation = Generation.start(
             id=generation_id,
@@ -238,9 +318,17 @@ async def start_generation(
         await uow.jobs.enqueue(_job(pipeline, JobKind.SUBMIT, generation, now))
         await uow.events.append(
             _event(
-                generation, "generation.started", now, stars=price.stars, held=held, free=is_free
+                generation,
+                EventKind.GENERATION_STARTED,
+                now,
+                model=model.id,
+                stars=price.stars,
+                held=held,
+                free=is_free,
             )
         )
+        if held_move is not None:
+            await uow.events.append(_ledger_event(generation, held_move, now))
         await uow.commit()
     return GenerationStarted(generation_id, price, normalized, is_free=is_free)
 
@@ -277,13 +365,17 @@ async def free_runs_left(
 
 async def _fail(
     pipeline: Pipeline, uow: UnitOfWork, generation: Generation, reason: ReasonCode, detail: str
-) -> None:
-    """End ``generation`` failed inside ``uow``: release its hold and queue the notice."""
+) -> bool:
+    """End ``generation`` failed inside ``uow``: release its hold and queue the notice.
+
+    False when it had ended already (nothing changed).
+    """
     now = pipeline.clock.now()
     failed = generation.failed(reason, now)
     if isinstance(failed, Rejected):
-        return
+        return False
     await _settle_end(pipeline, uow, await uow.generations.save(failed), detail)
+    return True
 
 
 async def _settle_end(pipeline: Pipeline, uow: UnitOfWork, ended: Generation, detail: str) -> None:
@@ -292,10 +384,13 @@ async def _settle_end(pipeline: Pipeline, uow: UnitOfWork, ended: Generation, de
         planned = release(ended.user_id, ended.held, ended.id)
         if not isinstance(planned, Rejected):
             await uow.ledger.append(planned)
+            await uow.events.append(_ledger_event(ended, planned, now))
     if ended.is_free:
         await uow.free_runs.give_back(ended.user_id, free_day(ended.created_at))
     await uow.jobs.enqueue(_job(pipeline, JobKind.NOTIFY, ended, now))
-    await uow.events.append(_event(ended, f"generation.{ended.state}", now, detail=detail))
+    await uow.events.append(
+        _event(ended, f"generation.{ended.state}", now, detail=safe_text(detail))
+    )
 
 
 async def cancel_generation(
@@ -366,11 +461,14 @@ async def _save_and_enqueue(
 async def _fail_now(
     pipeline: Pipeline, generation: Generation, reason: ReasonCode, detail: str
 ) -> Done:
+    ended = False
     async with pipeline.uow() as uow:
         current = await uow.generations.get(generation.id)
         if current is not None:
-            await _fail(pipeline, uow, current, reason, detail)
+            ended = await _fail(pipeline, uow, current, reason, detail)
             await uow.commit()
+    if ended and pipeline.on_failure is not None:
+        await pipeline.on_failure(generation, reason, detail)
     return Done()
 
 
@@ -528,8 +626,16 @@ async def _deliver(pipeline: Pipeline, job: Job, generation: Generation) -> JobO
             planned = capture(saved.user_id, saved.held, saved.charged, saved.id)
             if not isinstance(planned, Rejected):
                 await uow.ledger.append(planned)
+                await uow.events.append(_ledger_event(saved, planned, now))
         await uow.events.append(
-            _event(saved, "generation.delivered", now, files=len(refs), stars=saved.charged)
+            _event(
+                saved,
+                EventKind.GENERATION_DELIVERED,
+                now,
+                files=len(refs),
+                stars=saved.charged,
+                attempt=job.attempts,
+            )
         )
         await uow.commit()
     return Done()
@@ -570,11 +676,64 @@ async def run_job(pipeline: Pipeline, job: Job) -> JobOutcome:
     """Run one claimed job step. Idempotent: a step whose work is done returns ``Done``.
 
     An unexpected failure is retried with backoff; after ``max_attempts`` the generation
-    fails with ``INTERNAL_ERROR`` (its hold released, the user told).
+    fails with ``INTERNAL_ERROR`` (its hold released, the user told). The step's events (its
+    KIE calls, failed deliveries, the run itself) are stored before it returns.
     """
+    outcome, events = await _run_traced(pipeline, job)
+    if events:
+        async with pipeline.uow() as uow:
+            for event in events:
+                await uow.events.append(event)
+            await uow.commit()
+    return outcome
+
+
+async def _run_traced(pipeline: Pipeline, job: Job) -> tuple[JobOutcome, list[Event]]:
+    """Run one job step, recording its KIE calls and delivery attempts; store nothing of them."""
     generation = await _load(pipeline, job)
     if generation is None:
-        return Done()
+        return Done(), []
+    trace = StepTrace(generation, pipeline.clock)
+    traced = attrs.evolve(
+        pipeline,
+        gateway=TracedGateway(pipeline.gateway, trace),
+        delivery=TracedDelivery(pipeline.delivery, trace),
+    )
+    started = Stopwatch.start(pipeline.clock)
+    outcome = await _run_step(traced, job, generation)
+    run = _job_event(pipeline, job, generation, outcome, started)
+    return outcome, trace.events if run is None else [*trace.events, run]
+
+
+def _job_event(
+    pipeline: Pipeline, job: Job, generation: Generation, outcome: JobOutcome, started: Stopwatch
+) -> Event | None:
+    """The event of one run of ``job``; None for a routine poll (its KIE call tells it)."""
+    payload: dict[str, JsonValue] = {"attempt": job.attempts}
+    if job.key.startswith("callback:"):
+        payload["via"] = "callback"
+    match outcome:
+        case Done():
+            payload["outcome"] = "done"
+        case RunAgainAt(at):
+            payload["outcome"] = "retry"
+            payload["retry_in_s"] = round((at - pipeline.clock.now()).total_seconds(), 1)
+        case Reschedule():
+            if job.kind is JobKind.TRACK and job.attempts <= 1:
+                return None
+            payload["outcome"] = "again"
+    return Event(
+        correlation_id=generation.correlation_id,
+        kind=f"{JOB_PREFIX}{job.kind}",
+        at=started.at,
+        user_id=generation.user_id,
+        generation_id=generation.id,
+        duration_ms=started.elapsed_ms,
+        payload=payload,
+    )
+
+
+async def _run_step(pipeline: Pipeline, job: Job, generation: Generation) -> JobOutcome:
     try:
         return await _STEPS[job.kind](pipeline, job, generation)
     except StaleWriteError:
@@ -599,18 +758,26 @@ async def _hand_back(pipeline: Pipeline, jobs: list[Job]) -> None:
 async def run_due_jobs(pipeline: Pipeline, *, limit: int = 10) -> int:
     """Claim up to ``limit`` due jobs, run them, and record each outcome; return how many ran.
 
-    Interrupted (Ctrl-C, shutdown), it hands the claims it has not finished back at once
-    instead of leaving them until their claims time out.
+    The claims of the jobs not yet finished are renewed every ``CLAIM_HEARTBEAT`` meanwhile,
+    so only a worker that died loses them. Interrupted (Ctrl-C, shutdown), it hands the claims
+    it has not finished back at once instead of leaving them until their claims time out.
     """
     jobs: list[Job] = []
     finished = 0
+    heartbeat: asyncio.Task[None] | None = None
     try:
         async with pipeline.uow() as uow:
             jobs = await uow.jobs.claim(limit=limit)
             await uow.commit()
+        if jobs:
+            heartbeat = asyncio.create_task(
+                _keep_claims(pipeline, lambda: [job.id for job in jobs[finished:]])
+            )
         for job in jobs:
-            outcome = await run_job(pipeline, job)
+            outcome, events = await _run_traced(pipeline, job)
             async with pipeline.uow() as uow:
+                for event in events:
+                    await uow.events.append(event)
                 match outcome:
                     case Done():
                         await uow.jobs.complete(job.id)
@@ -626,7 +793,21 @@ async def run_due_jobs(pipeline: Pipeline, *, limit: int = 10) -> int:
     except BaseException:
         await _hand_back(pipeline, jobs[finished:])
         raise
+    finally:
+        if heartbeat is not None:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
     return len(jobs)
+
+
+async def _keep_claims(pipeline: Pipeline, held: Callable[[], list[JobId]]) -> None:
+    """Renew the claims of the jobs ``held`` returns every ``CLAIM_HEARTBEAT``, forever."""
+    while True:
+        await asyncio.sleep(CLAIM_HEARTBEAT.total_seconds())
+        with suppress(StorageUnavailableError):  # the next beat may get through
+            async with pipeline.uow() as uow:
+                await uow.jobs.extend(held())
+                await uow.commit()
 
 
 async def work(
@@ -710,12 +891,15 @@ async def refund_generation(
     ids: IdFactory,
     generation_id: GenerationId,
     reason: str,
+    *,
+    by: Actor,
 ) -> GenerationRefunded | Rejected:
     """Give a delivered generation's charge back to the user's balance, and tell them why.
 
     Once per generation (ledger key ``refund:<generation>``); the notice is a durable job the
-    bot's worker sends. ``REFUND_NOT_ALLOWED`` for an unknown generation or one that was not
-    charged; ``INVALID_INPUT`` for an empty reason or one over ``MAX_REFUND_REASON`` characters.
+    bot's worker sends, and the audit entry of ``by`` is written in the same transaction.
+    ``REFUND_NOT_ALLOWED`` for an unknown generation or one that was not charged;
+    ``INVALID_INPUT`` for an empty reason or one over ``MAX_REFUND_REASON`` characters.
     """
     reason = reason.strip()
     if not 0 < len(reason) <= MAX_REFUND_REASON:
@@ -738,6 +922,7 @@ async def refund_generation(
             return GenerationRefunded(generation, charged, is_new=False)
         await uow.ledger.append(planned)
         now = clock.now()
+        await uow.events.append(_ledger_event(generation, planned, now))
         notice = attrs.evolve(
             _job_with(ids, JobKind.REFUND_NOTICE, generation, now),
             payload={"generation_id": generation.id, "stars": charged, "reason": reason},
@@ -746,7 +931,22 @@ async def refund_generation(
             # A concurrent refund of the same generation got here first.
             return GenerationRefunded(generation, charged, is_new=False)
         await uow.events.append(
-            _event(generation, "generation.refunded", now, stars=charged, reason=reason)
+            _event(
+                generation,
+                EventKind.GENERATION_REFUNDED,
+                now,
+                stars=charged,
+                reason=safe_text(reason),
+            )
+        )
+        await audited(
+            uow,
+            by,
+            AuditAction.GENERATION_REFUND,
+            generation.id,
+            at=now,
+            detail=f"user={generation.user_id} stars={charged}",
+            reason=reason,
         )
         await uow.commit()
     return GenerationRefunded(generation, charged, is_new=True)

@@ -43,13 +43,21 @@ class Leadership:
     _renewed_at: float = 0.0
 
     @property
+    def time_left(self) -> float:
+        """Seconds until this instance steps down unless a renewal succeeds (0: not leading)."""
+        if self._lease is None:
+            return 0.0
+        held_for = (self.ttl - self.renew_every).total_seconds()
+        left = held_for - (self.monotonic() - self._renewed_at)
+        if left <= 0:
+            self._lease = None
+            return 0.0
+        return left
+
+    @property
     def lease(self) -> Lease | None:
         """The lease while this instance may act on it, else None."""
-        if self._lease is None:
-            return None
-        if self.monotonic() - self._renewed_at >= (self.ttl - self.renew_every).total_seconds():
-            self._lease = None
-        return self._lease
+        return self._lease if self.time_left > 0 else None
 
     @property
     def is_leader(self) -> bool:
@@ -85,7 +93,9 @@ class Leadership:
         """Refuse ``uow``'s writes unless this instance still holds the lease at its epoch.
 
         Raises ``NotLeaderError`` when it does not think it leads, ``StaleWriteError`` when
-        the store says the lease moved on; call it inside the unit of work it guards.
+        the store says the lease moved on. Call it inside the unit of work it guards, after its
+        writes and just before it commits: from then on the store keeps the lease from moving
+        on until the commit, and renewals wait for it too, so keep that moment short.
         """
         lease = self.lease
         if lease is None:

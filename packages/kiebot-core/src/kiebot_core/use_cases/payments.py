@@ -21,6 +21,7 @@ from contextlib import suppress
 
 import attrs
 
+from kiebot_core.domain.audit import Actor, AuditAction
 from kiebot_core.domain.errors import StaleWriteError
 from kiebot_core.domain.ids import OrderId, PaymentChargeId, UserId
 from kiebot_core.domain.ledger import (
@@ -47,6 +48,7 @@ from kiebot_core.domain.users import User
 from kiebot_core.ports.runtime import Clock, IdFactory
 from kiebot_core.ports.stars import StarsAccount
 from kiebot_core.ports.storage import UnitOfWork, UnitOfWorkFactory
+from kiebot_core.use_cases.audit import audited, reason_problem
 
 _ATTEMPTS = 5
 """Tries of a ledger write planned against a balance another transaction just changed."""
@@ -277,13 +279,17 @@ async def _reward_inviter(
 ) -> ReferralReward | None:
     """Reward the user who invited ``invited``, once, on their first payment ``charge_id``.
 
-    That payment then cannot be refunded by its user (``refund_problem``).
+    That payment then cannot be refunded by its user (``refund_problem``). An inviter who
+    deleted their data (their invitees' inviter is now an anonymous id, or a user no longer
+    stored) earns nothing, and the payment stays refundable.
     """
     stars = payments.settings.referral_stars
     user = await uow.users.get(invited)
     if stars <= 0 or user is None or user.referrer_id is None:
         return None
     referrer = user.referrer_id
+    if referrer <= 0 or await uow.users.get(referrer) is None:
+        return None
     if not await uow.referrals.reward(invited, referrer, stars, payments.clock.now(), charge_id):
         return None
     planned = grant(referrer, stars, referral_reference(invited))
@@ -349,23 +355,35 @@ async def refund_purchase(
 
 
 async def record_purchase_refund(
-    payments: Payments, user_id: UserId, charge_id: PaymentChargeId
+    payments: Payments,
+    user_id: UserId,
+    charge_id: PaymentChargeId,
+    *,
+    by: Actor | None = None,
+    reason: str = "",
 ) -> PurchaseRefunded | Rejected:
     """Book a purchase Telegram refunded: once per charge id (``purchase_refund:<charge id>``).
 
     Everything the purchase credited leaves the available balance; what was already spent
     becomes the user's debt (never a negative balance). The payment is marked refunded. A
     refund booked before changes nothing (``is_new`` False). ``PAYMENT_INVALID`` when the charge
-    is not a registered payment of ``user_id``.
+    is not a registered payment of ``user_id``. With ``by`` (an operator's refund), the booking
+    writes ``by``'s audit entry, with ``reason``, in the same transaction.
     """
     for _ in range(_ATTEMPTS - 1):
         with suppress(StaleWriteError):
-            return await _refund_once(payments, user_id, charge_id)
-    return await _refund_once(payments, user_id, charge_id, strict=False)
+            return await _refund_once(payments, user_id, charge_id, by=by, reason=reason)
+    return await _refund_once(payments, user_id, charge_id, by=by, reason=reason, strict=False)
 
 
 async def _refund_once(
-    payments: Payments, user_id: UserId, charge_id: PaymentChargeId, *, strict: bool = True
+    payments: Payments,
+    user_id: UserId,
+    charge_id: PaymentChargeId,
+    *,
+    by: Actor | None,
+    reason: str,
+    strict: bool = True,
 ) -> PurchaseRefunded | Rejected:
     async with payments.uow() as uow:
         payment = await uow.payments.get(charge_id)
@@ -381,28 +399,49 @@ async def _refund_once(
             await _append_as_planned(uow, planned, balance, strict=strict)
         payment = attrs.evolve(payment, state=PaymentState.REFUNDED)
         await uow.payments.save(payment)
+        if by is not None:
+            await audited(
+                uow,
+                by,
+                AuditAction.PAYMENT_REFUND,
+                charge_id,
+                at=payments.clock.now(),
+                detail=f"user={user_id} stars={payment.stars}",
+                reason=reason,
+            )
         balance = await uow.ledger.balance(user_id)
         await uow.commit()
     return PurchaseRefunded(payment, balance, is_new=True)
 
 
 async def refund_charge(
-    payments: Payments, account: StarsAccount, charge_id: PaymentChargeId
+    payments: Payments,
+    account: StarsAccount,
+    charge_id: PaymentChargeId,
+    *,
+    by: Actor,
+    reason: str = "",
 ) -> ChargeRefunded | Rejected:
     """Refund a charge as the operator: at Telegram, then in the ledger, each exactly once.
 
     Neither the refund window nor the unspent balance limits it: what was already spent becomes
     the user's debt (never a negative balance). Asking again is safe: Telegram's
     ``CHARGE_ALREADY_REFUNDED`` counts as refunded, and ``record_purchase_refund`` books at most
-    once. ``PAYMENT_INVALID`` for a charge the store does not have. Raises ``StarsError`` when
-    Telegram refuses or cannot be reached; nothing is booked then.
+    once. ``PAYMENT_INVALID`` for a charge the store does not have; ``INVALID_INPUT`` for a
+    ``reason`` over ``MAX_AUDIT_REASON`` characters. The booking writes ``by``'s audit entry in
+    its transaction. Raises ``StarsError`` when Telegram refuses or cannot be reached; nothing
+    is booked then.
     """
+    if problem := reason_problem(reason, required=False):
+        return problem
     async with payments.uow() as uow:
         payment = await uow.payments.get(charge_id)
     if payment is None:
         return Rejected(ReasonCode.PAYMENT_INVALID, detail=f"no payment {charge_id}")
     refunded_now = await account.refund(payment.user_id, charge_id)
-    booked = await record_purchase_refund(payments, payment.user_id, charge_id)
+    booked = await record_purchase_refund(
+        payments, payment.user_id, charge_id, by=by, reason=reason
+    )
     if isinstance(booked, Rejected):
         return booked
     return ChargeRefunded(booked, refunded_now=refunded_now)

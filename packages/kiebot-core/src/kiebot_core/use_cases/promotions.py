@@ -12,10 +12,12 @@ from datetime import datetime
 
 import attrs
 
+from kiebot_core.domain.audit import Actor, AuditAction
 from kiebot_core.domain.errors import DuplicateError
 from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.ledger import Balance, grant
 from kiebot_core.domain.outcomes import Rejected
+from kiebot_core.domain.privacy import fingerprint, utc_day
 from kiebot_core.domain.promotions import (
     PromoCode,
     ReferralSummary,
@@ -28,7 +30,8 @@ from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.domain.texts import Language
 from kiebot_core.domain.users import User
 from kiebot_core.ports.runtime import Clock
-from kiebot_core.ports.storage import UnitOfWorkFactory
+from kiebot_core.ports.storage import UnitOfWork, UnitOfWorkFactory
+from kiebot_core.use_cases.audit import audited, reason_problem
 
 
 @attrs.frozen
@@ -38,6 +41,8 @@ class Registration:
     user: User
     is_new: bool
     referral_refused: Rejected | None = None
+    welcomed: int = 0
+    """The welcome grant given now (0: none, also for a person whose data was deleted before)."""
 
 
 def welcome_reference(user_id: UserId) -> str:
@@ -53,33 +58,58 @@ async def register_user(
     *,
     welcome_stars: int = 0,
     invited_by: UserId | None = None,
+    username: str | None = None,
 ) -> Registration:
     """The stored user, added on first contact with the welcome grant and their inviter.
 
     ``invited_by`` counts only for a new user, and is refused (``REFERRAL_REFUSED``; the user
     is registered without an inviter) for an unknown inviter, oneself, or a cycle. Two first
-    contacts racing register the user once.
+    contacts racing register the user once. Every contact records the user's ``username``
+    (Telegram's @username, None when they have none) and when they were seen
+    (``User.seen``: at most one write a day otherwise).
     """
+    now = clock.now()
     async with store() as uow:
         found = await uow.users.get(user_id)
         inviter = await uow.users.get(invited_by) if invited_by is not None else None
+        # A person who deleted their data comes back as a new user, without a second welcome
+        # grant, inviter or free day, and still banned (kiebot_core.domain.privacy).
+        earlier = [] if found is not None else await uow.privacy.forgotten(fingerprint(user_id))
     if found is not None:
+        seen = found.seen(now, username)
+        if seen is not None:
+            async with store() as uow:
+                await uow.users.update_seen(
+                    user_id, last_seen_at=seen.last_seen_at, username=seen.username
+                )
+                await uow.commit()
+            found = seen
         return Registration(found, is_new=False)
     refused = None
-    if invited_by is not None:
+    if invited_by is not None and not earlier:
         refused = referral_problem(user_id, inviter)
     user = User(
         id=user_id,
         language=language,
-        created_at=clock.now(),
-        referrer_id=invited_by if invited_by is not None and refused is None else None,
+        created_at=now,
+        referrer_id=invited_by
+        if invited_by is not None and refused is None and not earlier
+        else None,
+        username=username or None,
+        last_seen_at=now,
+        is_banned=any(record.was_banned for record in earlier),
     )
+    welcomed = 0 if earlier else welcome_stars
     try:
         async with store() as uow:
             await uow.users.add(user)
-            planned = grant(user_id, welcome_stars, welcome_reference(user_id))
-            if welcome_stars > 0 and not isinstance(planned, Rejected):
+            planned = grant(user_id, welcomed, welcome_reference(user_id))
+            if welcomed > 0 and not isinstance(planned, Rejected):
                 await uow.ledger.append(planned)
+            today = utc_day(now)
+            used = sum(r.free_runs_used for r in earlier if r.free_runs_day == today)
+            for _ in range(used):
+                await uow.free_runs.take(user_id, today, daily=used)
             await uow.commit()
     except DuplicateError:
         async with store() as uow:
@@ -87,7 +117,15 @@ async def register_user(
         if found is None:
             raise
         return Registration(found, is_new=False)
-    return Registration(user, is_new=True, referral_refused=refused)
+    return Registration(user, is_new=True, referral_refused=refused, welcomed=welcomed)
+
+
+async def _redeemed_before(uow: UnitOfWork, code: str, user_id: UserId) -> bool:
+    """True when the user, or the person they were before deleting their data, redeemed it."""
+    if await uow.promos.is_redeemed(code, user_id):
+        return True
+    earlier = await uow.privacy.forgotten(fingerprint(user_id))
+    return any([await uow.promos.is_redeemed(code, r.anonymous_id) for r in earlier])
 
 
 async def create_promo(
@@ -98,12 +136,17 @@ async def create_promo(
     *,
     max_uses: int | None = None,
     expires_at: datetime | None = None,
+    by: Actor,
+    reason: str = "",
 ) -> PromoCode | Rejected:
     """A new promo code worth ``stars``; ``INVALID_INPUT`` naming the problem otherwise.
 
     Refused: a code that is not 3 to 32 of ``A-Z 0-9 _ -``, ``stars`` or ``max_uses`` below
-    1, an expiry in the past, and a code that exists.
+    1, an expiry in the past, a code that exists, and a ``reason`` over ``MAX_AUDIT_REASON``
+    characters. The code and ``by``'s audit entry are one transaction.
     """
+    if problem := reason_problem(reason, required=False):
+        return problem
     normalized = normalize_promo_code(code)
     now = clock.now()
     if normalized is None:
@@ -115,9 +158,15 @@ async def create_promo(
     promo = PromoCode(
         code=normalized, stars=stars, max_uses=max_uses, expires_at=expires_at, created_at=now
     )
+    detail = f"stars={stars} max_uses={max_uses or 'unlimited'}"
+    if expires_at is not None:
+        detail += f" expires={expires_at.isoformat()}"
     async with store() as uow:
         if not await uow.promos.add(promo):
             return Rejected(ReasonCode.INVALID_INPUT, detail=f"{normalized} exists")
+        await audited(
+            uow, by, AuditAction.PROMO_CREATE, normalized, at=now, detail=detail, reason=reason
+        )
         await uow.commit()
     return promo
 
@@ -152,7 +201,7 @@ async def redeem_promo(
         if user is not None and user.is_banned:
             return Rejected(ReasonCode.BANNED)
         promo = await uow.promos.get(code) if code is not None else None
-        already = promo is not None and await uow.promos.is_redeemed(promo.code, user_id)
+        already = promo is not None and await _redeemed_before(uow, promo.code, user_id)
         problem = promo_problem(promo, now, already_redeemed=already)
         if problem is not None or promo is None:
             return problem or Rejected(ReasonCode.PROMO_UNKNOWN)

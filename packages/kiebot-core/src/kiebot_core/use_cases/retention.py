@@ -1,5 +1,4 @@
-"""Retention: old events, processed inbox updates (and the calls journaled for them) and
-expired unpaid orders are pruned.
+"""Retention: old events, processed updates with their journaled calls, expired orders.
 
 The leader runs ``prune_old_records`` on a schedule; operators run it with ``kiebot db prune``.
 Nothing money depends on is ever pruned: the ledger, payments, generations and paid orders stay.
@@ -51,17 +50,18 @@ async def prune_old_records(
     ago and unpaid orders that expired more than ``retention.orders`` ago, each kind in a unit
     of work of its own (a large table does not hold the others' locks). With ``dry_run`` every
     unit of work is rolled back: the counts say what would be deleted now. ``fence`` (the
-    leader's ``Leadership.fence``) is called in each unit of work before it deletes; what it
-    raises propagates, and that unit of work deletes nothing. Running twice, or on two
+    leader's ``Leadership.fence``) is called in each unit of work after it deletes, just
+    before it commits (so the lease row is locked only briefly); what it raises propagates,
+    and that unit of work deletes nothing. Running twice, or on two
     instances at once, deletes each record once.
     """
     cutoffs = retention.cutoffs(clock.now())
 
     async def prune(delete: Callable[[UnitOfWork], Awaitable[int]]) -> int:
         async with store() as uow:
+            deleted = await delete(uow)
             if fence is not None:
                 await fence(uow)
-            deleted = await delete(uow)
             if not dry_run:
                 await uow.commit()
         return deleted

@@ -16,7 +16,7 @@ from kiebot_core.domain.coordination import InboxUpdate
 from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.ports.storage import InboxRepository
 from kiebot_pg.errors import translated
-from kiebot_pg.pool import PgConnection
+from kiebot_pg.pool import PgConnection, affected_rows
 from kiebot_pg.rows import inbox_update_from_row, inbox_values, parked_update_from_row
 
 _STORE = """
@@ -129,4 +129,4 @@ class PgInboxRepository(InboxRepository):
     async def prune(self, before: datetime) -> int:
         with translated("update", f"done before {before.isoformat()}"):
             status = await self._connection.execute(_PRUNE, before)
-        return int(status.rsplit(" ", 1)[-1])
+        return affected_rows(status)

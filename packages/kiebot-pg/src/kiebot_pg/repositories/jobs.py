@@ -5,6 +5,7 @@ A claim lasts ``claim_timeout``: a worker that dies without completing or retryi
 lets it come back after that.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -35,6 +36,10 @@ _CLAIM = """
     FROM due
     WHERE jobs.id = due.id
     RETURNING jobs.*
+"""
+_EXTEND = """
+    UPDATE jobs SET claimed_until = now() + $2::interval
+    WHERE id = ANY($1::text[]) AND claimed_until > now()
 """
 _RETRY = """
     UPDATE jobs SET run_at = $2, claimed_until = NULL WHERE id = $1 RETURNING id
@@ -74,3 +79,7 @@ class PgJobRepository(JobRepository):
             found = await self._connection.fetchrow(_RETRY, job_id, run_at)
         if found is None:
             raise NotFoundError("job", job_id)
+
+    async def extend(self, job_ids: Sequence[JobId]) -> None:
+        with translated("job", "extend"):
+            await self._connection.execute(_EXTEND, list(job_ids), self._claim_timeout)

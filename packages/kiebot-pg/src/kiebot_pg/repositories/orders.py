@@ -9,7 +9,7 @@ from kiebot_core.domain.ids import OrderId
 from kiebot_core.domain.payments import ORDER_VALIDITY, Order
 from kiebot_core.ports.storage import OrderRepository
 from kiebot_pg.errors import translated
-from kiebot_pg.pool import PgConnection
+from kiebot_pg.pool import PgConnection, affected_rows
 from kiebot_pg.rows import order_from_row, order_values
 
 _INSERT = """
@@ -45,4 +45,4 @@ class PgOrderRepository(OrderRepository):
     async def prune(self, before: datetime) -> int:
         with translated("order", f"expired before {before.isoformat()}"):
             status = await self._connection.execute(_PRUNE, before - ORDER_VALIDITY)
-        return int(status.rsplit(" ", 1)[-1])
+        return affected_rows(status)

@@ -8,7 +8,7 @@ from kiebot_core.domain.catalog import JsonValue
 from kiebot_core.domain.coordination import SentMessage
 from kiebot_core.ports.storage import SentMessageRepository
 from kiebot_pg.errors import translated
-from kiebot_pg.pool import PgConnection
+from kiebot_pg.pool import PgConnection, affected_rows
 from kiebot_pg.rows import sent_message_from_row, sent_message_values
 
 _RECORDED = "SELECT * FROM sent_messages WHERE bot_id = $1 AND update_id = $2 AND seq = $3"
@@ -43,4 +43,4 @@ class PgSentMessageRepository(SentMessageRepository):
     async def prune(self, before: datetime) -> int:
         with translated("sent message", f"before {before.isoformat()}"):
             status = await self._connection.execute(_PRUNE, before)
-        return int(status.rsplit(" ", 1)[-1])
+        return affected_rows(status)

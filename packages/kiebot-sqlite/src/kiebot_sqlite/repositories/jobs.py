@@ -5,6 +5,7 @@ lasts ``claim_timeout``: a worker that dies without completing or retrying its j
 back after that. The unit of work holds SQLite's write lock, so two claims never overlap.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import aiosqlite
@@ -31,6 +32,7 @@ _DUE = """
 """
 _CLAIM = "UPDATE jobs SET attempts = attempts + 1, claimed_until = ? WHERE id = ?"
 _RETRY = "UPDATE jobs SET run_at = ?, claimed_until = NULL WHERE id = ?"
+_EXTEND = "UPDATE jobs SET claimed_until = ?3 WHERE id = ?1 AND claimed_until > ?2"
 
 
 @attrs.frozen
@@ -73,3 +75,10 @@ class SqliteJobRepository(JobRepository):
             found = await execute(self._connection, _RETRY, (timestamp(run_at), job_id))
         if not found:
             raise NotFoundError("job", job_id)
+
+    async def extend(self, job_ids: Sequence[JobId]) -> None:
+        now = self._clock.now()
+        until = timestamp(now + self._claim_timeout)
+        with translated("job", "extend"):
+            for job_id in job_ids:
+                await execute(self._connection, _EXTEND, (job_id, timestamp(now), until))

@@ -1,6 +1,7 @@
 """The error boundary: a failed update is logged with its correlation id, never shown.
 
-The user gets the reason text (``internal_error`` unless the failure carries its own reason).
+The user gets the reason text (``internal_error`` unless the failure carries its own reason);
+an inbox update that failed because a store is down is retried instead.
 """
 
 import logging
@@ -10,11 +11,12 @@ from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 
-from kiebot_core.domain.errors import KiebotError
+from kiebot_core.domain.errors import KiebotError, StorageUnavailableError
 from kiebot_core.domain.reasons import ReasonCode, reason_text
 from kiebot_core.domain.texts import Language, language_for
 from kiebot_core.domain.users import User
 from kiebot_telegram.formatting import MAX_CALLBACK_ANSWER, clip, escape
+from kiebot_telegram.journal import current_scope
 from kiebot_telegram.middlewares import UpdateTrace
 from kiebot_telegram.services import BotServices
 from kiebot_telegram.texts import Msg, t
@@ -37,9 +39,16 @@ def _language(data: dict[str, Any]) -> Language:
 
 
 async def on_error(event: ErrorEvent, bot: Bot, **data: Any) -> bool:
-    """Log the failure and tell the user in their language; the update counts as handled."""
+    """Log the failure and tell the user in their language; the update counts as handled.
+
+    A store that cannot be reached while an inbox update is handled is raised instead: the
+    inbox hands the update back and handles it again (a payment is never lost to an outage).
+    """
     correlation_id = str(data.get("correlation_id") or _new_correlation_id(data))
     error = event.exception
+    if isinstance(error, StorageUnavailableError) and current_scope() is not None:
+        _log.warning("update %s waits for the store [%s]", event.update.update_id, correlation_id)
+        raise error
     _log.error(
         "update %s failed [%s]: %s",
         event.update.update_id,

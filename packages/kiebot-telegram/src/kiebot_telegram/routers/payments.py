@@ -33,6 +33,7 @@ from kiebot_core.use_cases.payments import (
     refundable_purchase,
     register_payment,
 )
+from kiebot_telegram.admins import notify_admins
 from kiebot_telegram.callbacks import Nav, Pay, PayAct, Screen, charge_ref
 from kiebot_telegram.context import Context
 from kiebot_telegram.formatting import escape
@@ -332,17 +333,12 @@ async def on_support(callback: CallbackQuery, callback_data: Pay, ctx: Context) 
         return
     balance = await ctx.services.balance(ctx.user.id)
     name = escape(callback.from_user.full_name)
-    delivered = 0
-    for admin_id in sorted(ctx.services.admin_ids):
-        async with ctx.services.store() as uow:
-            language = await user_language(uow, UserId(admin_id))
-        text = ticket_text(language, ctx.user.id, name, payment, balance)
-        try:
-            await ctx.bot.send_message(admin_id, text)
-        except TelegramAPIError as error:
-            _log.warning("support request not delivered to admin %s: %s", admin_id, error)
-        else:
-            delivered += 1
+    delivered = await notify_admins(
+        ctx.bot,
+        ctx.services.store,
+        ctx.services.admin_ids,
+        lambda language: ticket_text(language, ctx.user.id, name, payment, balance),
+    )
     if delivered == 0:
         await toast(callback, t(ctx.language, Msg.TICKET_UNAVAILABLE), alert=True)
         return

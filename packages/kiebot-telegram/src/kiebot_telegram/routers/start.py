@@ -28,9 +28,8 @@ async def on_start(message: Message, ctx: Context) -> None:
     """Greet (with the welcome gift on the first visit) and show the main menu."""
     name = escape(message.from_user.first_name if message.from_user else "")
     lead = t(ctx.language, Msg.WELCOME, name=name)
-    welcome = ctx.services.welcome_stars
-    if ctx.is_new_user and welcome > 0:
-        lead += "\n\n" + t(ctx.language, Msg.WELCOME_GRANT, stars=welcome)
+    if ctx.welcome_granted > 0:
+        lead += "\n\n" + t(ctx.language, Msg.WELCOME_GRANT, stars=ctx.welcome_granted)
     if ctx.referral_refused is not None:
         lead += "\n\n" + escape(reason_text(ctx.referral_refused.reason, ctx.language))
     await menu(ctx, message, lead=lead)

@@ -5,6 +5,7 @@ next screen in a new message.
 """
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 
 import attrs
@@ -43,6 +44,7 @@ from kiebot_telegram.routers.common import (
     stale,
 )
 from kiebot_telegram.routers.generation import launch
+from kiebot_telegram.telemetry import note_call
 from kiebot_telegram.texts import Msg, t
 from kiebot_telegram.views import card_view, edit_list_view, expects, option_value
 
@@ -306,11 +308,14 @@ async def _upload(ctx: Context, session: Session, file: IncomingFile) -> WizardS
         _log.warning("user file not fetched: %s", error)
         return Rejected(ReasonCode.PROVIDER_INPUT_UNREACHABLE, detail=str(error))
     gateway = ctx.services.pipeline.gateway
+    started = time.perf_counter()
     try:
         uploaded = await gateway.upload(data, file.filename, file.mime_type)
     except ProviderError as error:
         _log.warning("user file not uploaded: %s", error)
+        note_call("kie.upload", started, reason=error.code.value, code=error.provider_code or None)
         return Rejected(error.code, detail=error.detail)
+    note_call("kie.upload", started, size=uploaded.size, mime=uploaded.mime_type)
     answered = wizard.add_item(session.model, session.state, uploaded.url)
     if isinstance(answered, Rejected) or uploaded.seconds is None:
         return answered
