@@ -9,8 +9,6 @@ from pathlib import Path
 import attrs
 from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 
-from kiebot_bot.wiring import FSM_PREFIX
-from kiebot_cli.commands.privacy import fsm_key_patterns
 from kiebot_core.domain.audit import AuditAction
 from kiebot_core.domain.generation import Generation, GenerationState
 from kiebot_core.domain.ids import UserId
@@ -20,8 +18,11 @@ from kiebot_core.domain.reasons import ReasonCode
 from kiebot_core.domain.texts import Language
 from kiebot_core.ports.runtime import SystemClock
 from kiebot_core.use_cases.promotions import register_user
+from kiebot_redis.client import open_redis
+from kiebot_redis.fsm import FSM_PREFIX, user_state_patterns
 from tests.cli.bot_store import BotStore, bot_store
 from tests.contracts.builders import make_generation, make_payment, planned
+from tests.telegram.harness import free_port
 
 __all__ = ["bot_store"]
 
@@ -194,21 +195,41 @@ async def test_forget_leaves_no_audit_entry_naming_the_user(bot_store: BotStore)
     assert str(ANN) not in audit.stdout
 
 
-async def test_forget_says_which_redis_keys_to_delete_when_the_bot_uses_redis(
-    bot_store: BotStore,
+async def test_forget_erases_the_users_wizard_state_in_the_bots_redis(
+    bot_store: BotStore, redis_url: str
 ):
+    builder = DefaultKeyBuilder(prefix=FSM_PREFIX, with_bot_id=True)
+    bot_id = 900_000_000 + ANN % 1000
+    mine = [
+        builder.build(StorageKey(bot_id=bot_id, chat_id=ANN, user_id=ANN), part)
+        for part in ("state", "data")
+    ]
+    other = builder.build(StorageKey(bot_id=bot_id, chat_id=1123, user_id=1123), "state")
+    async with open_redis(redis_url) as client:
+        for key in [*mine, other]:
+            await client.set(key, "x")
+        try:
+            await ann_with_money(bot_store)
+            result = await bot_store.run("users", "forget", str(ANN), "--yes", REDIS_URL=redis_url)
+            assert result.exit_code == 0, result.output
+            assert "Erased 2 wizard state keys" in result.stdout
+            assert "redis://" not in result.output
+            assert await client.exists(*mine) == 0
+            assert await client.exists(other) == 1
+        finally:
+            await client.delete(*mine, other)
+
+
+async def test_forget_changes_nothing_when_the_bots_redis_cannot_be_reached(bot_store: BotStore):
     await ann_with_money(bot_store)
-    plain = await bot_store.run("users", "forget", str(ANN), "--yes")
-    assert plain.exit_code == 0, plain.output
-    assert "Redis" not in plain.output
-    await register_user(bot_store.uow, SystemClock(), ANN, Language.EN)
     result = await bot_store.run(
-        "users", "forget", str(ANN), "--yes", REDIS_URL="redis://127.0.0.1:6379/0"
+        "users", "forget", str(ANN), "--yes", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"
     )
-    assert result.exit_code == 0, result.output
-    assert "kiebot does not reach" in result.stderr
-    assert f"'kiebot:fsm:*:{ANN}:state' 'kiebot:fsm:*:{ANN}:data'" in result.stderr
-    assert "redis://" not in result.output
+    assert result.exit_code != 0
+    assert "could not be erased; try again" in " ".join(result.stderr.split())
+    assert "Forgotten: user" not in result.stdout
+    async with bot_store.uow() as uow:
+        assert await uow.users.get(UserId(ANN)) is not None, "nothing was forgotten"
 
 
 def test_the_redis_patterns_match_the_bots_fsm_keys_of_that_user_only():
@@ -224,7 +245,7 @@ def test_the_redis_patterns_match_the_bots_fsm_keys_of_that_user_only():
         builder.build(StorageKey(bot_id=77, chat_id=1123, user_id=1123), "state"),
         builder.build(StorageKey(bot_id=77, chat_id=-100, user_id=7, thread_id=ANN), "data"),
     ]
-    patterns = fsm_key_patterns(ANN)
+    patterns = user_state_patterns(ANN)
 
     def matched(key: str) -> bool:
         return any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns)

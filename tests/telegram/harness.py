@@ -14,13 +14,14 @@ import attrs
 
 from kiebot_bot.runtime import run_bot
 from kiebot_bot.settings import BotSettings, Mode
-from kiebot_bot.wiring import FSM_PREFIX, BotRuntime, compose, open_bot
+from kiebot_bot.wiring import BotRuntime, compose, open_bot
 from kiebot_core.domain.ids import UserId
 from kiebot_core.domain.ledger import Balance
 from kiebot_core.ports.limits import RateLimiter
 from kiebot_core.ports.storage import UnitOfWorkFactory
 from kiebot_kie.gateway import open_kie_gateway
 from kiebot_kie.sandbox.server import Sandbox, run_sandbox
+from kiebot_redis.fsm import FSM_PREFIX
 from tests.redis.support import RedisSpace
 from tests.telegram.fake_bot_api import FakeBotApi
 

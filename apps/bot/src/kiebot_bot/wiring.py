@@ -42,6 +42,7 @@ from kiebot_pg.pool import open_pool
 from kiebot_pg.uow import PgUnitOfWorkFactory
 from kiebot_redis.client import PING_TIMEOUT_S, is_reachable, open_redis
 from kiebot_redis.errors import translated as translated_redis_errors
+from kiebot_redis.fsm import FSM_PREFIX
 from kiebot_redis.limits import RedisRateLimiter
 from kiebot_telegram.delivery import SessionFetcher, TelegramResultDelivery
 from kiebot_telegram.dispatcher import build_dispatcher, make_bot
@@ -52,8 +53,6 @@ _log = logging.getLogger(__name__)
 
 REGISTRY_TTL_S = 5.0
 """How long the registry with the admins' switches is reused before it is read again."""
-FSM_PREFIX = "kiebot:fsm"
-"""What the keys of FSM state in Redis start with."""
 
 
 class MigrationsPendingError(RuntimeError):

@@ -33,9 +33,8 @@ class CliSettings:
     operator: str | None = None
     """Who runs operator commands, for the audit trail (``KIEBOT_OPERATOR``; default the OS
     user)."""
-    bot_uses_redis: bool = False
-    """``REDIS_URL`` is set: the bot keeps wizard state in Redis, which the CLI does not reach
-    (``kiebot users forget`` says what to delete there)."""
+    redis_url: str | None = attrs.field(default=None, repr=False)
+    """``REDIS_URL``: where the bot keeps wizard state (``kiebot users forget`` erases it)."""
 
     @property
     def sqlite_path(self) -> Path:
@@ -71,5 +70,5 @@ def load_settings(env: Mapping[str, str]) -> CliSettings:
         telegram_api_base=(env.get("TELEGRAM_API_BASE") or "").strip() or None,
         retention=retention_from_env(env),
         operator=(env.get("KIEBOT_OPERATOR") or "").strip() or None,
-        bot_uses_redis=bool((env.get("REDIS_URL") or "").strip()),
+        redis_url=(env.get("REDIS_URL") or "").strip() or None,
     )

@@ -141,6 +141,18 @@ def forget(
         if not typer.confirm(f"Forget user {telegram_id}? This cannot be undone.", default=False):
             context.err.print("Not forgotten.")
             raise typer.Exit(EXIT_FAILED)
+    if context.settings.redis_url is not None:
+        from kiebot_core.domain.errors import StorageUnavailableError
+
+        try:
+            erased = asyncio.run(_erase_wizard_state(context.settings.redis_url, telegram_id))
+        except StorageUnavailableError as error:
+            fail(
+                context.err,
+                f"not forgotten: the bot's Redis (REDIS_URL) cannot be reached ({error.detail}), "
+                "so the user's wizard state could not be erased; try again once it is back",
+            )
+        context.out.print(f"Erased {erased} wizard state keys from the bot's Redis.")
     outcome = asyncio.run(_forget(context.settings, telegram_id, reason.strip()))
     if isinstance(outcome, Rejected):
         text = reason_text(outcome.reason, context.language)
@@ -155,34 +167,11 @@ def forget(
         "their payments and ledger are kept under it, everything else is erased.",
         highlight=False,
     )
-    if context.settings.bot_uses_redis:
-        # The CLI has no Redis client: the operator deletes the bot's wizard state there.
-        context.err.print(
-            "The bot keeps wizard state in Redis (REDIS_URL), which kiebot does not reach: "
-            f"delete this user's keys there too: {redis_cleanup(telegram_id)}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
 
 
-FSM_PREFIX = "kiebot:fsm"
-"""The bot's FSM keys in Redis start with this (``kiebot_bot.wiring.FSM_PREFIX``)."""
+async def _erase_wizard_state(redis_url: str, telegram_id: int) -> int:
+    from kiebot_redis.client import open_redis
+    from kiebot_redis.fsm import erase_user_state
 
-
-def fsm_key_patterns(user_id: int) -> tuple[str, str]:
-    """The Redis keys of the user's wizard state (state and data) in every chat.
-
-    aiogram's ``<prefix>:<bot id>:<chat id>[:<thread id>]:<user id>:state|data``: the user
-    id is the number before ``state`` or ``data``.
-    """
-    return f"{FSM_PREFIX}:*:{user_id}:state", f"{FSM_PREFIX}:*:{user_id}:data"
-
-
-def redis_cleanup(user_id: int) -> str:
-    """A shell command deleting the user's wizard state from the bot's Redis."""
-    patterns = " ".join(f"'{pattern}'" for pattern in fsm_key_patterns(user_id))
-    return (
-        f'for keys in {patterns}; do redis-cli -u "$REDIS_URL" --scan --pattern "$keys" '
-        '| xargs -r redis-cli -u "$REDIS_URL" del; done'
-    )
+    async with open_redis(redis_url) as client:
+        return await erase_user_state(client, telegram_id)
