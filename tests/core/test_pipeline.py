@@ -134,6 +134,31 @@ async def test_a_generation_is_held_submitted_tracked_delivered_and_captured():
     ]
 
 
+async def test_a_request_handled_again_gets_the_generation_it_started_not_a_second():
+    pipeline = make_pipeline()
+    await fund(pipeline, 100)
+
+    async def confirm(request: str) -> GenerationStarted:
+        command = StartCommand(
+            USER, FLUX, {"prompt": "a fox"}, CorrelationId("cor_1"), request=request
+        )
+        started = await start_generation(pipeline, command)
+        assert isinstance(started, GenerationStarted), started
+        return started
+
+    first = await confirm("tg:7:1001")
+    again = await confirm("tg:7:1001")  # the same update, handled again after a crash
+    other = await confirm("tg:7:1002")
+    assert again.generation_id == first.generation_id
+    assert other.generation_id != first.generation_id
+    async with pipeline.uow() as uow:
+        runs = await uow.generations.for_user(USER, limit=10)
+        holds = [t for t in await uow.ledger.history(USER, limit=10) if t.kind is LedgerKind.HOLD]
+    assert len(runs) == 2
+    assert len(holds) == 2
+    assert (await balance(pipeline)).held == 2 * first.quote.stars
+
+
 async def test_a_short_balance_is_rejected_and_nothing_is_stored_or_sent():
     pipeline = make_pipeline()
     await fund(pipeline, 5)

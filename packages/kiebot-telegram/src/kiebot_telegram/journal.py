@@ -101,6 +101,15 @@ def current_scope() -> JournalScope | None:
     return _scope.get()
 
 
+def inbox_request() -> str | None:
+    """A name for the inbox update being handled (``tg:<bot id>:<update id>``), or None.
+
+    Effects keyed by it happen once however often the update is handled.
+    """
+    scope = _scope.get()
+    return None if scope is None else f"tg:{scope.bot_id}:{scope.update_id}"
+
+
 @contextmanager
 def journaled(store: UnitOfWorkFactory, update: InboxUpdate) -> Iterator[JournalScope]:
     """Journal the calls made in this block for ``update`` (the inbox handling it).

@@ -12,6 +12,7 @@ in exactly one terminal state; a failed one always gets a notify job, so the use
 """
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
@@ -108,6 +109,17 @@ class StartCommand:
     answers: Mapping[str, JsonValue]
     correlation_id: CorrelationId
     facts: MediaFacts = attrs.Factory(MediaFacts)
+    request: str | None = None
+    """Names the user action (one Telegram update): the same request handled again, after a
+    crash or a retry, gets the generation it started instead of a second one and hold."""
+
+
+def _generation_id(pipeline: Pipeline, command: StartCommand) -> GenerationId:
+    """A new id, or for a named request always the same one (the store refuses a second)."""
+    if command.request is None:
+        return GenerationId(pipeline.ids.new("gen"))
+    digest = hashlib.sha256(f"{command.user_id}:{command.request}".encode()).hexdigest()
+    return GenerationId(f"gen_{digest[:16]}")
 
 
 @attrs.frozen
@@ -273,6 +285,19 @@ async def _user_refusal(uow: UnitOfWork, user_id: UserId) -> Rejected | None:
     return None
 
 
+async def _capacity_refusal(
+    pipeline: Pipeline, uow: UnitOfWork, user_id: UserId
+) -> Rejected | None:
+    """Why no run may start now: KIE's credits are out, or the user runs too many."""
+    credits = await uow.credits.get()
+    if credits is not None and credits.is_paused:
+        return Rejected(ReasonCode.PROVIDER_NO_CREDITS, detail="paused: no provider credits")
+    running = await uow.generations.unfinished(user_id=user_id)
+    if len(running) >= pipeline.settings.max_concurrent:
+        return Rejected(ReasonCode.TOO_MANY_GENERATIONS, detail=f"{len(running)} running")
+    return None
+
+
 async def _start(pipeline: Pipeline, command: StartCommand) -> GenerationStarted | Rejected:
     quoted = await quote_generation(pipeline, command.model_id, command.answers, command.facts)
     if isinstance(quoted, Rejected):
@@ -280,16 +305,14 @@ async def _start(pipeline: Pipeline, command: StartCommand) -> GenerationStarted
     model, normalized, price = quoted.model, quoted.input, quoted.quote
     settings = pipeline.settings
     now = pipeline.clock.now()
-    generation_id = GenerationId(pipeline.ids.new("gen"))
+    generation_id = _generation_id(pipeline, command)
     async with pipeline.uow() as uow:
         if (refused := await _user_refusal(uow, command.user_id)) is not None:
             return refused
-        credits = await uow.credits.get()
-        if credits is not None and credits.is_paused:
-            return Rejected(ReasonCode.PROVIDER_NO_CREDITS, detail="paused: no provider credits")
-        running = await uow.generations.unfinished(user_id=command.user_id)
-        if len(running) >= settings.max_concurrent:
-            return Rejected(ReasonCode.TOO_MANY_GENERATIONS, detail=f"{len(running)} running")
+        if (earlier := await uow.generations.get(generation_id)) is not None:
+            return GenerationStarted(generation_id, price, normalized, is_free=earlier.is_free)
+        if (refused := await _capacity_refusal(pipeline, uow, command.user_id)) is not None:
+            return refused
         held, is_free = 0, await _take_free_run(pipeline, uow, command.user_id, model, price)
         held_move: LedgerTransaction | None = None
         if settings.bill_users and not is_free:

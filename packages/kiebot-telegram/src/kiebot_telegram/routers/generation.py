@@ -22,6 +22,7 @@ from kiebot_core.use_cases.generation import (
 from kiebot_telegram.callbacks import Run, RunAct
 from kiebot_telegram.context import Context
 from kiebot_telegram.delivery import resend
+from kiebot_telegram.journal import inbox_request
 from kiebot_telegram.messaging import edit, edit_by_id, send, show, toast
 from kiebot_telegram.progress import StatusRef, chat_action_for, record_status_message
 from kiebot_telegram.routers.common import (
@@ -66,6 +67,7 @@ async def launch(callback: CallbackQuery, ctx: Context, session: Session) -> Non
         answers=dict(state.answers),
         correlation_id=ctx.correlation_id,
         facts=wizard.media_facts(state),
+        request=inbox_request(),
     )
     started = await start_generation(ctx.services.pipeline, command)
     if isinstance(started, Rejected):
