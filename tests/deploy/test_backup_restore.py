@@ -38,7 +38,9 @@ def tools() -> tuple[str, str]:
     if dump is None or restore is None:
         if os.environ.get("CI") == "true":
             pytest.fail("pg_dump and pg_restore are needed under CI")
-        pytest.skip("pg_dump or pg_restore is not installed here")
+        pytest.skip(
+            "pg_dump or pg_restore is not installed on this local run (under CI=true this fails)"
+        )
     return dump, restore
 
 
